@@ -1,0 +1,15 @@
+#pragma once
+// One function per subcommand (cli/<name>.cpp); main.cpp holds the table that maps names to
+// them. Each takes the arguments after the subcommand name and returns the exit code; errors
+// are thrown as hh::Error and turned into a message and exit code 1 by main().
+#include <string>
+#include <vector>
+
+namespace hh::cli {
+
+using Args = std::vector<std::string>;  // argv without the program and subcommand names
+
+int run_server(const Args& args);
+int run_make_model(const Args& args);
+
+}  // namespace hh::cli
