@@ -10,11 +10,13 @@ packages=(cmake ninja-build g++ clang pkg-config git
           libgtest-dev libgmock-dev libbenchmark-dev
           libpcre2-dev libutf8proc-dev nlohmann-json3-dev libcli11-dev libfmt-dev
           libcurl4-openssl-dev libssl-dev libedit-dev libopenblas-dev
-          libclang-rt-14-dev libomp-14-dev python3 python3-numpy python3-jinja2 nodejs npm)
+          libclang-rt-14-dev libomp-14-dev python3 python3-numpy python3-jinja2)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# Node.js may come from elsewhere (nodesource bundles npm): only ask Debian when npm is absent.
+command -v npm >/dev/null || missing+=(nodejs npm)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}"
   sudo_cmd=""
@@ -37,4 +39,9 @@ fi
 if [ "${1:-}" != "--no-build" ]; then
   cmake --preset release >/dev/null
   cmake --build --preset release
+  # On a machine with a GPU, also build the CUDA backend (build-cuda/hedgehog).
+  if nvidia-smi -L >/dev/null 2>&1; then
+    cmake --preset cuda >/dev/null
+    cmake --build --preset cuda
+  fi
 fi

@@ -5,6 +5,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
+# The profile tool's HTML page is checked in headless Chromium.
+if ! command -v chromium >/dev/null; then
+  echo "test: installing chromium (profile page tests)"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
+fi
 
 echo "== release tests"
 ctest --preset release -j2
@@ -13,6 +18,12 @@ echo "== asan-ubsan build and tests"
 cmake --preset asan-ubsan >/dev/null
 cmake --build --preset asan-ubsan
 ctest --preset asan-ubsan -j2
+
+if command -v nvcc >/dev/null || [ -x /usr/local/cuda/bin/nvcc ]; then
+  echo "== cuda build (compile and link only; no GPU here)"
+  cmake --preset cuda >/dev/null
+  cmake --build --preset cuda --target hedgehog
+fi
 
 echo "== fuzz targets (short runs)"
 cmake --preset fuzz >/dev/null

@@ -42,6 +42,9 @@ class Backend {
   // `init`: a zero cache of b layers, kvh heads, cs positions, dh head width.
   virtual std::shared_ptr<KVCache> init_cache(int64_t b, int64_t kvh, int64_t cs, int64_t dh) = 0;
   virtual std::shared_ptr<KVCache> adopt(KVCache cache) = 0;
+  // A host-visible copy of an array this backend holds in device memory (the server's `store`,
+  // `project` and entry-point outputs); host and mapped arrays come back as they are (a view).
+  virtual Array to_host(const Array& array) { return array; }
 
   // `gen` (DESIGN.md): prefill xs at positions xsat.., then greedy decode until eos (included),
   // max_new_tokens, or a full cache. The cache is updated in place.
@@ -59,5 +62,11 @@ class Backend {
 
 // Throws UsageError with the reason when the backend is unavailable (no GPU, no CUDA build).
 std::unique_ptr<Backend> make_backend(BackendKind kind, const EngineOptions& options);
+
+#ifdef HH_HAVE_CUDA
+// Defined in src/engine/cuda/ (built only with HH_CUDA); make_backend calls it for Cuda.
+// Throws UsageError naming the cause when no usable GPU or driver is present.
+std::unique_ptr<Backend> make_cuda_backend(const EngineOptions& options);
+#endif
 
 }  // namespace hh

@@ -3,6 +3,7 @@
 // and a writer. Tensor data is never copied by the reader; errors name the file, the key or
 // tensor, and the byte offset.
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -19,6 +20,12 @@ enum class GgufType : uint32_t {
 
 // ggml tensor types that hedgehog reads (the rest are rejected with their number named).
 enum class GgmlType : uint32_t { F32 = 0, F16 = 1, Q8_0 = 8, BF16 = 30 };
+
+// "F32", "F16", "Q8_0", "BF16".
+const char* ggml_type_name(GgmlType type);
+// Bytes of a tensor of `type` with GGUF dims (fastest first); FormatError when the element count
+// overflows or (Q8_0) dims[0] is not a multiple of the 32-element block.
+uint64_t ggml_tensor_bytes(GgmlType type, const std::vector<int64_t>& dims);
 
 struct GgufValue {
   GgufType type = GgufType::U8;
@@ -85,12 +92,17 @@ class GgufWriter {
   // `data` must stay alive until write(); dims in GGUF order (fastest first).
   void add_tensor(std::string name, std::vector<int64_t> dims, GgmlType type, const void* data,
                   uint64_t bytes);
+  // As above, but the bytes are produced at write() time: `fill` gets a buffer of exactly the
+  // tensor's bytes. Lets a generator stream a model larger than memory through the writer.
+  using TensorFill = std::function<void(std::byte* out)>;
+  void add_tensor(std::string name, std::vector<int64_t> dims, GgmlType type, TensorFill fill);
   void write(const std::string& path) const;
 
  private:
   struct PendingTensor {
     GgufTensorInfo info;
-    const void* data;
+    const void* data;  // null when `fill` produces the bytes
+    TensorFill fill;
   };
   std::vector<std::pair<std::string, GgufValue>> metadata_;
   std::vector<PendingTensor> tensors_;
@@ -104,5 +116,7 @@ GgufValue gguf_f32(float v);
 GgufValue gguf_bool(bool v);
 GgufValue gguf_string_array(std::vector<std::string> values);
 GgufValue gguf_i32_array(std::vector<int32_t> values);
+// An Array of `elem_type`; every element's type must be elem_type (checked by the writer).
+GgufValue gguf_array(GgufType elem_type, std::vector<GgufValue> values);
 
 }  // namespace hh

@@ -66,6 +66,9 @@ Array params_field(const Weights& weights, std::string_view field);
 // of the stacked arrays: no copy). Checks every type and shape and derives the config; throws
 // UsageError naming the field on any mismatch.
 Weights weights_from_fields(std::span<const Array> fields, ElemType dtype);
+// Checks the config alone: positive sizes, even head_dim (RoPE pairs), n_heads a multiple of
+// n_kv_heads, finite positive rope_theta, finite non-negative rms_eps; UsageError naming the field.
+void validate_config(const ModelConfig& config);
 // Checks every tensor's dtype and shape against weights.config; throws UsageError naming the
 // tensor on a mismatch.
 void validate_weights(const Weights& weights);

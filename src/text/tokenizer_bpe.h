@@ -1,0 +1,99 @@
+#pragma once
+// The BPE model of a byte-level tokenizer: the vocabulary (strings in GPT-2's byte-to-character
+// form, "Ġthe" for " the"), the merges with their ranks, and the merge loop that turns one
+// pre-tokenised word into ids. Results for short words are cached; the model is shared by all
+// threads that encode (the cache has its own lock).
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace hh {
+
+using TokenId = int32_t;
+
+// GPT-2's bytes_to_unicode(): every byte value maps to one printable character (bytes that are
+// printable Latin-1 map to themselves, the rest to U+0100 and up, in order).
+char32_t byte_level_char(uint8_t byte);
+// The inverse; -1 when `c` is not one of the 256 characters.
+int byte_level_byte(char32_t c);
+// `bytes` in byte-level form (the vocabulary's spelling).
+std::string byte_level_encode(std::string_view bytes);
+// Vocabulary spelling back to bytes; nullopt when a character is outside the byte-level table
+// (such tokens decode to their own UTF-8 text, as tokenizers' ByteLevel decoder does).
+std::optional<std::string> byte_level_decode(std::string_view text);
+
+struct StringHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+
+class BpeModel {
+ public:
+  BpeModel();
+  ~BpeModel();
+  BpeModel(BpeModel&&) noexcept;
+  BpeModel& operator=(BpeModel&&) noexcept;
+
+  // Vocabulary entry; a repeated string keeps its first id. Call before add_merge().
+  void add_token(std::string text, TokenId id);
+  // The next merge in rank order. Throws FormatError naming `where` when a side or the merged
+  // string is not in the vocabulary (as tokenizers does).
+  void add_merge(std::string_view left, std::string_view right, const std::string& where);
+  // tokenizers' `ignore_merges`: a word that is a vocabulary entry as a whole is taken as is.
+  void set_ignore_merges(bool on) { ignore_merges_ = on; }
+  // Builds the byte table; call once all tokens are added.
+  void finish();
+
+  std::optional<TokenId> find(std::string_view text) const;
+  size_t vocab_entries() const { return vocab_.size(); }
+  size_t merges() const { return merges_.size(); }
+
+  // Per-call scratch (symbol list and heap), reused across the words of one encode call.
+  struct Scratch {
+    struct Symbol {
+      TokenId id;
+      int32_t prev;
+      int32_t next;
+    };
+    struct Candidate {
+      int32_t rank;
+      int32_t pos;
+      TokenId left;
+      TokenId right;
+      TokenId merged;
+    };
+    std::vector<Symbol> symbols;
+    std::vector<Candidate> heap;
+    std::string spelled;
+  };
+
+  // Appends the ids of one pre-tokenised word given as raw bytes. Bytes whose character is not
+  // in the vocabulary are dropped, as tokenizers does for a BPE without an unknown token.
+  void encode_word(std::string_view bytes, Scratch& scratch, std::vector<TokenId>& out) const;
+
+ private:
+  struct Merge {
+    int32_t rank;
+    TokenId merged;
+  };
+  static uint64_t pair_key(TokenId left, TokenId right) {
+    return uint64_t{static_cast<uint32_t>(left)} << 32 | static_cast<uint32_t>(right);
+  }
+  const Merge* find_merge(TokenId left, TokenId right) const;
+  void merge_symbols(Scratch& scratch) const;
+
+  std::unordered_map<std::string, TokenId, StringHash, std::equal_to<>> vocab_;
+  std::unordered_map<uint64_t, Merge> merges_;
+  TokenId byte_ids_[256];  // id of each byte's single-character token, -1 when absent
+  bool ignore_merges_ = false;
+
+  struct Cache;
+  std::unique_ptr<Cache> cache_;
+};
+
+}  // namespace hh

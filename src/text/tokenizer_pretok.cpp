@@ -1,0 +1,330 @@
+#include "text/tokenizer_pretok.h"
+
+#include <utf8proc.h>
+
+#include <algorithm>
+#include <cstdlib>
+
+#include "text/utf8.h"
+#include "util/error.h"
+
+namespace hh {
+
+// ---- Normalizer ----
+
+namespace {
+
+// True when `text` is certainly already in `form`, judged without utf8proc: ASCII is in every
+// form, and code points below U+0300 (where the first combining marks start) are in NFC.
+bool trivially_normal(std::string_view text, NormalForm form) {
+  const auto limit = form == NormalForm::NFC ? 0xCCu : 0x80u;  // 0xCC 0x80 is U+0300
+  for (const char c : text) {
+    if (static_cast<uint8_t>(c) >= limit) return false;
+  }
+  return true;
+}
+
+utf8proc_option_t utf8proc_options(NormalForm form) {
+  const int base = UTF8PROC_STABLE;
+  switch (form) {
+    case NormalForm::NFC: return static_cast<utf8proc_option_t>(base | UTF8PROC_COMPOSE);
+    case NormalForm::NFD: return static_cast<utf8proc_option_t>(base | UTF8PROC_DECOMPOSE);
+    case NormalForm::NFKC:
+      return static_cast<utf8proc_option_t>(base | UTF8PROC_COMPOSE | UTF8PROC_COMPAT);
+    case NormalForm::NFKD:
+      return static_cast<utf8proc_option_t>(base | UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT);
+  }
+  return static_cast<utf8proc_option_t>(base);
+}
+
+}  // namespace
+
+bool Normalizer::apply(std::string_view text, std::string& out) const {
+  bool changed = false;
+  std::string current;
+  for (const NormalForm form : forms_) {
+    const std::string_view input = changed ? std::string_view(current) : text;
+    if (trivially_normal(input, form)) continue;
+    utf8proc_uint8_t* result = nullptr;
+    // Explicit length and no UTF8PROC_NULLTERM: NUL bytes are ordinary characters here.
+    const utf8proc_ssize_t n =
+        utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(input.data()),
+                     static_cast<utf8proc_ssize_t>(input.size()), &result, utf8proc_options(form));
+    if (n < 0) {
+      // Only valid UTF-8 reaches here, so this is an allocation failure.
+      throw UsageError(fmt::format("tokenizer: normalising {} bytes failed: {}", input.size(),
+                                   utf8proc_errmsg(n)));
+    }
+    std::string normalised(reinterpret_cast<const char*>(result), static_cast<size_t>(n));
+    std::free(result);
+    if (normalised != input) {
+      current = std::move(normalised);
+      changed = true;
+    }
+  }
+  if (changed) out = std::move(current);
+  return changed;
+}
+
+// ---- Split behaviour ----
+
+std::optional<SplitBehavior> parse_split_behavior(std::string_view name) {
+  if (name == "Removed") return SplitBehavior::Removed;
+  if (name == "Isolated") return SplitBehavior::Isolated;
+  if (name == "MergedWithPrevious") return SplitBehavior::MergedWithPrevious;
+  if (name == "MergedWithNext") return SplitBehavior::MergedWithNext;
+  if (name == "Contiguous") return SplitBehavior::Contiguous;
+  return std::nullopt;
+}
+
+// ---- PreTokenizer ----
+
+const char* const kGpt2Pattern =
+    R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
+
+PreTokenizer::PreTokenizer() = default;
+PreTokenizer::~PreTokenizer() = default;
+PreTokenizer::PreTokenizer(PreTokenizer&&) noexcept = default;
+PreTokenizer& PreTokenizer::operator=(PreTokenizer&&) noexcept = default;
+
+void PreTokenizer::add_split(TokenizerRegex regex, SplitBehavior behavior, bool invert) {
+  Step step;
+  step.kind = Step::Kind::Split;
+  step.regex = std::make_unique<TokenizerRegex>(std::move(regex));
+  step.behavior = behavior;
+  step.invert = invert;
+  steps_.push_back(std::move(step));
+}
+
+void PreTokenizer::add_digits(bool individual, const std::string& where) {
+  add_split(TokenizerRegex(R"(\p{N})", false, where),
+            individual ? SplitBehavior::Isolated : SplitBehavior::Contiguous, false);
+}
+
+void PreTokenizer::add_byte_level(bool add_prefix_space, bool use_regex, const std::string& where) {
+  if (add_prefix_space) {
+    Step step;
+    step.kind = Step::Kind::PrefixSpace;
+    steps_.push_back(std::move(step));
+  }
+  if (use_regex) add_split(TokenizerRegex(kGpt2Pattern, false, where), SplitBehavior::Isolated, false);
+}
+
+PreTokenizer::Session::Session(const PreTokenizer& pre) {
+  matchers_.reserve(pre.steps_.size());
+  for (const Step& step : pre.steps_) {
+    matchers_.push_back(step.regex ? std::make_unique<TokenizerRegex::Matcher>(*step.regex)
+                                   : nullptr);
+  }
+}
+
+PreTokenizer::Session::~Session() = default;
+
+std::string_view PreTokenizer::split(std::string_view text, Session& session,
+                                     std::vector<PieceSpan>& pieces) const {
+  pieces.clear();
+  if (text.empty()) return text;
+  pieces.push_back({0, text.size()});
+  std::string_view subject = text;
+  int next_storage = 0;
+  for (size_t i = 0; i < steps_.size(); ++i) {
+    const Step& step = steps_[i];
+    if (step.kind == Step::Kind::PrefixSpace) {
+      // tokenizers' ByteLevel prepends a space to every current piece that lacks one; the text
+      // changes, so the pieces move to a new buffer.
+      std::string& buffer = session.storage_[next_storage];
+      next_storage ^= 1;
+      buffer.clear();
+      session.scratch_.clear();
+      for (const PieceSpan& p : pieces) {
+        const size_t begin = buffer.size();
+        if (subject[p.begin] != ' ') buffer.push_back(' ');
+        buffer.append(subject.substr(p.begin, p.end - p.begin));
+        session.scratch_.push_back({begin, buffer.size()});
+      }
+      pieces.swap(session.scratch_);
+      subject = buffer;
+      continue;
+    }
+    session.scratch_.clear();
+    split_step(step, *session.matchers_[i], subject, pieces, session.scratch_, session);
+    pieces.swap(session.scratch_);
+  }
+  return subject;
+}
+
+void PreTokenizer::split_step(const Step& step, TokenizerRegex::Matcher& matcher,
+                              std::string_view subject, const std::vector<PieceSpan>& in,
+                              std::vector<PieceSpan>& out, Session& session) const {
+  auto& marked = session.marked_;
+  for (const PieceSpan& piece : in) {
+    // Each piece is matched on its own, so lookahead never sees past its end (as in tokenizers).
+    const std::string_view text = subject.substr(piece.begin, piece.end - piece.begin);
+    marked.clear();
+    size_t previous = 0;
+    size_t pos = 0;
+    while (pos <= text.size()) {
+      size_t b = 0;
+      size_t e = 0;
+      if (!matcher.find(text, pos, &b, &e)) break;
+      if (b > previous) marked.push_back({{previous, b}, false});
+      marked.push_back({{b, e}, true});
+      previous = e;
+      if (e > b) {
+        pos = e;
+      } else {
+        // An empty match: step over one character so the search moves on.
+        if (b >= text.size()) break;
+        char32_t cp = 0;
+        const size_t len = utf8_sequence_at(text, b, &cp);
+        pos = b + (len == 0 ? 1 : len);
+      }
+    }
+    if (previous < text.size()) marked.push_back({{previous, text.size()}, false});
+    if (step.invert) {
+      for (auto& m : marked) m.second = !m.second;
+    }
+
+    // Apply the delimiter behaviour to this piece's (span, is_match) list, the way
+    // tokenizers' NormalizedString::split does, then drop empty spans.
+    const size_t first_out = out.size();
+    switch (step.behavior) {
+      case SplitBehavior::Isolated:
+        for (const auto& m : marked) out.push_back(m.first);
+        break;
+      case SplitBehavior::Removed:
+        for (const auto& m : marked) {
+          if (!m.second) out.push_back(m.first);
+        }
+        break;
+      case SplitBehavior::MergedWithPrevious: {
+        bool previous_match = false;
+        for (const auto& m : marked) {
+          if (m.second && !previous_match && out.size() > first_out) {
+            out.back().end = m.first.end;
+          } else {
+            out.push_back(m.first);
+          }
+          previous_match = m.second;
+        }
+        break;
+      }
+      case SplitBehavior::MergedWithNext: {
+        bool next_match = false;
+        for (size_t k = marked.size(); k-- > 0;) {
+          const auto& m = marked[k];
+          if (m.second && !next_match && out.size() > first_out) {
+            out.back().begin = m.first.begin;
+          } else {
+            out.push_back(m.first);
+          }
+          next_match = m.second;
+        }
+        std::reverse(out.begin() + static_cast<std::ptrdiff_t>(first_out), out.end());
+        break;
+      }
+      case SplitBehavior::Contiguous: {
+        bool previous_match = false;
+        for (const auto& m : marked) {
+          if (m.second == previous_match && out.size() > first_out) {
+            out.back().end = m.first.end;
+          } else {
+            out.push_back(m.first);
+          }
+          previous_match = m.second;
+        }
+        break;
+      }
+    }
+    // Back to subject offsets, without the empty spans.
+    size_t kept = first_out;
+    for (size_t k = first_out; k < out.size(); ++k) {
+      if (out[k].end == out[k].begin) continue;
+      out[kept++] = {piece.begin + out[k].begin, piece.begin + out[k].end};
+    }
+    out.resize(kept);
+  }
+}
+
+// ---- GGUF presets ----
+
+namespace {
+
+// Patterns as the models' own tokenizer.json files write them (llama.cpp rewrites some for its
+// own regex engine; PCRE2 takes the originals).
+constexpr const char* kQwen2Pattern =
+    R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+constexpr const char* kLlama3Pattern =
+    R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+constexpr const char* kGpt2NoTrailingPattern =
+    R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S))";
+constexpr const char* kTekkenPattern =
+    R"([^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+constexpr const char* kGpt4oPattern =
+    R"([^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+constexpr const char* kCjkRunPattern = "[一-龥ࠀ-一가-퟿]+";
+constexpr const char* kBloomPattern = R"( ?[^(\s|.,!?…。，、।۔،)]+)";
+
+struct Preset {
+  std::vector<const char*> names;
+  std::vector<const char*> patterns;
+  bool ignore_merges = false;
+};
+
+const std::vector<Preset>& presets() {
+  static const std::vector<Preset> table = {
+      {{"qwen2", "deepseek-r1-qwen", "stablelm2", "megrez", "kormo"}, {kQwen2Pattern}},
+      {{"llama3", "llama-v3", "llama-bpe", "falcon3", "falcon-h1", "pixtral", "midm-2.0", "lfm2"},
+       {kLlama3Pattern},
+       true},
+      {{"dbrx", "smaug-bpe", "chatglm-bpe", "glm4"}, {kLlama3Pattern}},
+      {{"gpt-2", "phi-2", "mpt", "olmo", "jais", "jina-es", "jina-de", "jina-v1-en", "jina-v2-es",
+        "jina-v2-de", "jina-v2-code", "roberta-bpe", "gigachat", "exaone4", "mellum", "a.x-4.0"},
+       {kGpt2Pattern}},
+      {{"starcoder", "refact", "command-r", "smollm", "codeshell", "exaone", "minerva-7b"},
+       {R"(\p{N})", kGpt2Pattern}},
+      {{"deepseek-llm"},
+       {"[\r\n]",
+        R"(\s?[A-Za-zµÀ-ÖØ-öø-ƺƼ-ƿǄ-ʓʕ-ʯͰ-ͳͶͷͻ-ͽͿΆΈ-ΊΌΎ-ΡΣ-ϵϷ-ҁҊ-ԯԱ-ՖႠ-ჅᎠ-Ᏽᏸ-ᏽᲐ-ᲺᲽ-Ჿᴀ-ᴫᵫ-ᵷᵹ-ᶚḀ-ἕἘ-Ἕἠ-ὅὈ-Ὅὐ-ὗὙὛὝὟ-ώᾀ-ᾴᾶ-ᾼιῂ-ῄῆ-ῌῐ-ΐῖ-Ίῠ-Ῥῲ-ῴῶ-ῼℂℇℊ-ℓℕℙ-ℝℤΩℨK-ℭℯ-ℴℹℼ-ℿⅅ-ⅉⅎↃↄⰀ-ⱻⱾ-ⳤⳫ-ⳮⳲⳳꙀ-ꙭꚀ-ꚛꜢ-ꝯꝱ-ꞇꞋ-ꞎꭰ-ꮿﬀ-ﬆﬓ-ﬗＡ-Ｚａ-ｚ𐐀-𐑏𐒰-𐓓𐓘-𐓻𐲀-𐲲𐳀-𐳲𑢠-𑣟𞤀-𞥃]+)",
+        R"(\s?[!-/:-~！-／：-～‘-‟　-。]+)", R"(\s+$)", kCjkRunPattern, R"(\p{N}+)"}},
+      {{"deepseek-coder"},
+       {"[\r\n]", R"(\s?\p{L}+)", R"(\s?\p{P}+)", kCjkRunPattern, R"(\p{N})"}},
+      {{"deepseek-v3"},
+       {R"(\p{N}{1,3})", "[一-龥぀-ゟ゠-ヿ]+",
+        R"([!"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~][A-Za-z]+|[^\r\n\p{L}\p{P}\p{S}]?[\p{L}\p{M}]+| ?[\p{P}\p{S}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)"}},
+      {{"falcon"},
+       {R"([\p{P}\$\+<=>\^~\|`]+)", kGpt2NoTrailingPattern, "[0-9][0-9][0-9]"}},
+      {{"poro-chat", "bloom", "gpt3-finnish"}, {kBloomPattern}},
+      {{"viking"}, {kBloomPattern, R"(\p{N})"}},
+      {{"tekken"}, {kTekkenPattern}, true},
+      {{"gpt-4o", "llama4"}, {kGpt4oPattern}},
+      // llama.cpp's fallback for BPE models without a known name.
+      {{"default"},
+       {R"([\p{P}\$\+<=>\^~\|]+)", kGpt2NoTrailingPattern, R"(\p{N}+)", "[0-9][0-9][0-9]"}},
+  };
+  return table;
+}
+
+}  // namespace
+
+GgufPreset gguf_pre_tokenizer(const std::string& name, const std::string& key) {
+  for (const Preset& preset : presets()) {
+    for (const char* n : preset.names) {
+      if (name != n) continue;
+      GgufPreset result;
+      for (const char* pattern : preset.patterns) {
+        result.pre.add_split(TokenizerRegex(pattern, false, fmt::format("{} '{}'", key, name)),
+                             SplitBehavior::Isolated, false);
+      }
+      result.ignore_merges = preset.ignore_merges;
+      return result;
+    }
+  }
+  std::string known;
+  for (const Preset& preset : presets()) {
+    for (const char* n : preset.names) known += fmt::format("{}{}", known.empty() ? "" : ", ", n);
+  }
+  fail_format("{}: unknown pre-tokenizer '{}' (known: {})", key, name, known);
+}
+
+}  // namespace hh
