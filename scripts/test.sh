@@ -8,7 +8,7 @@ scripts/setup.sh
 # The profile tool's HTML page is checked in headless Chromium.
 if ! command -v chromium >/dev/null; then
   echo "test: installing chromium (profile page tests)"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
 fi
 
 echo "== release tests"

@@ -11,5 +11,10 @@ using Args = std::vector<std::string>;  // argv without the program and subcomma
 
 int run_server(const Args& args);
 int run_make_model(const Args& args);
+int run_bench(const Args& args);
+int run_profile(const Args& args);
+int run_benchcmp(const Args& args);
+int run_dataset(const Args& args);
+int run_template(const Args& args);
 
 }  // namespace hh::cli

@@ -17,6 +17,11 @@ struct Command {
 constexpr Command kCommands[] = {
     {"server", hh::cli::run_server, "serve the engine over the Futhark server protocol"},
     {"make-model", hh::cli::run_make_model, "write a GGUF Qwen3 model with random weights"},
+    {"bench", hh::cli::run_bench, "benchmark entry points on the datasets of spec files"},
+    {"profile", hh::cli::run_profile, "turn profiling reports into summaries, logs and charts"},
+    {"benchcmp", hh::cli::run_benchcmp, "compare two benchmark result files"},
+    {"dataset", hh::cli::run_dataset, "generate, convert and inspect data files"},
+    {"template", hh::cli::run_template, "render a chat with the model's (or any) chat template"},
 };
 
 void print_usage(FILE* out) {

@@ -57,12 +57,12 @@ int run_make_model(const Args& args) {
   const int64_t per_layer = 2 * c.dim + 2 * c.head_dim +
                             c.dim * (2 * c.n_heads + 2 * c.n_kv_heads) * c.head_dim +
                             3 * c.dim * c.ffn_dim;
-  const int64_t params = c.vocab_size * c.dim * (c.tied_output ? 1 : 2) + c.dim +
-                         c.n_layers * per_layer;
+  const int64_t params =
+      c.vocab_size * c.dim * (c.tied_output ? 1 : 2) + c.dim + c.n_layers * per_layer;
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::fprintf(stderr, "wrote %s: %.1f M parameters, %s, %s, %s, %.1f MiB in %.2f s\n",
-               out.c_str(), static_cast<double>(params) / 1e6, dtype_name.c_str(),
+  std::fprintf(stderr, "wrote %s: %.1f M parameters, %s, %s, %s, %.1f MiB in %.2f s\n", out.c_str(),
+               static_cast<double>(params) / 1e6, dtype_name.c_str(),
                c.tied_output ? "tied" : "untied",
                tokenizer.empty() ? "no tokenizer" : "with tokenizer",
                static_cast<double>(std::filesystem::file_size(out)) / (1 << 20), seconds);

@@ -9,8 +9,8 @@
 namespace hh {
 namespace {
 
-constexpr int64_t kQ8Block = 32;          // elements per Q8_0 block
-constexpr int64_t kQ8BlockBytes = 34;     // f16 scale + 32 int8
+constexpr int64_t kQ8Block = 32;              // elements per Q8_0 block
+constexpr int64_t kQ8BlockBytes = 34;         // f16 scale + 32 int8
 constexpr int64_t kChunk = int64_t{1} << 16;  // elements per parallel work item (a Q8_0 multiple)
 
 // One dispatch on the stored type per chunk keeps the inner loops branch-free.
@@ -55,20 +55,27 @@ void convert_all(GgmlType type, const std::byte* src, Out* dst, int64_t count, R
 
 size_t stored_bytes(GgmlType type, int64_t count) {
   switch (type) {
-    case GgmlType::F32: return static_cast<size_t>(count) * 4;
+    case GgmlType::F32:
+      return static_cast<size_t>(count) * 4;
     case GgmlType::F16:
-    case GgmlType::BF16: return static_cast<size_t>(count) * 2;
-    case GgmlType::Q8_0: return static_cast<size_t>(count / kQ8Block * kQ8BlockBytes);
+    case GgmlType::BF16:
+      return static_cast<size_t>(count) * 2;
+    case GgmlType::Q8_0:
+      return static_cast<size_t>(count / kQ8Block * kQ8BlockBytes);
   }
   return 0;
 }
 
 ElemType elem_type_of(GgmlType type) {
   switch (type) {
-    case GgmlType::F32: return ElemType::F32;
-    case GgmlType::F16: return ElemType::F16;
-    case GgmlType::BF16: return ElemType::BF16;
-    case GgmlType::Q8_0: break;
+    case GgmlType::F32:
+      return ElemType::F32;
+    case GgmlType::F16:
+      return ElemType::F16;
+    case GgmlType::BF16:
+      return ElemType::BF16;
+    case GgmlType::Q8_0:
+      break;
   }
   return ElemType::U8;  // no ElemType stores Q8_0 as is
 }
@@ -96,7 +103,8 @@ void convert_elements(GgmlType src_type, const std::byte* src, ElemType dst_type
       convert_all(src_type, src, reinterpret_cast<uint16_t*>(dst), count,
                   [](float x) { return f32_to_bf16(x); });
       return;
-    default: fail_usage("cannot convert model tensors to {}", elem_name(dst_type));
+    default:
+      fail_usage("cannot convert model tensors to {}", elem_name(dst_type));
   }
 }
 
@@ -108,13 +116,13 @@ Array stored_to_array(const StoredTensor& t, ElemType dtype) {
   }
   if (stored_bytes(t.type, count) != t.bytes || t.offset > t.storage->size() ||
       t.bytes > t.storage->size() - t.offset) {
-    fail_format("{}: tensor '{}' ({} bytes at offset {}) does not match its shape {} or lies "
-                "outside the file",
-                t.file, t.name, t.bytes, t.offset, shape_string(t.shape));
+    fail_format(
+        "{}: tensor '{}' ({} bytes at offset {}) does not match its shape {} or lies "
+        "outside the file",
+        t.file, t.name, t.bytes, t.offset, shape_string(t.shape));
   }
   const std::byte* src = t.storage->data() + t.offset;
-  if (elem_type_of(t.type) == dtype &&
-      reinterpret_cast<uintptr_t>(src) % elem_size(dtype) == 0) {
+  if (elem_type_of(t.type) == dtype && reinterpret_cast<uintptr_t>(src) % elem_size(dtype) == 0) {
     return Array(dtype, t.shape, t.storage, static_cast<size_t>(t.offset));
   }
   Array out = Array::allocate(dtype, t.shape, false);

@@ -15,25 +15,38 @@ namespace hh {
 namespace {
 
 constexpr uint32_t kMagic = 0x46554747;  // "GGUF" read as a little-endian u32
-constexpr uint32_t kMaxDims = 4;          // GGML_MAX_DIMS
+constexpr uint32_t kMaxDims = 4;         // GGML_MAX_DIMS
 // Arrays of arrays are legal but nobody nests deeply; the cap keeps recursion bounded.
 constexpr int kMaxArrayDepth = 8;
 
 const char* gguf_type_name(GgufType type) {
   switch (type) {
-    case GgufType::U8: return "u8";
-    case GgufType::I8: return "i8";
-    case GgufType::U16: return "u16";
-    case GgufType::I16: return "i16";
-    case GgufType::U32: return "u32";
-    case GgufType::I32: return "i32";
-    case GgufType::F32: return "f32";
-    case GgufType::Bool: return "bool";
-    case GgufType::String: return "string";
-    case GgufType::Array: return "array";
-    case GgufType::U64: return "u64";
-    case GgufType::I64: return "i64";
-    case GgufType::F64: return "f64";
+    case GgufType::U8:
+      return "u8";
+    case GgufType::I8:
+      return "i8";
+    case GgufType::U16:
+      return "u16";
+    case GgufType::I16:
+      return "i16";
+    case GgufType::U32:
+      return "u32";
+    case GgufType::I32:
+      return "i32";
+    case GgufType::F32:
+      return "f32";
+    case GgufType::Bool:
+      return "bool";
+    case GgufType::String:
+      return "string";
+    case GgufType::Array:
+      return "array";
+    case GgufType::U64:
+      return "u64";
+    case GgufType::I64:
+      return "i64";
+    case GgufType::F64:
+      return "f64";
   }
   return "unknown";
 }
@@ -52,17 +65,22 @@ uint64_t min_encoded_size(GgufType type) {
   switch (type) {
     case GgufType::U8:
     case GgufType::I8:
-    case GgufType::Bool: return 1;
+    case GgufType::Bool:
+      return 1;
     case GgufType::U16:
-    case GgufType::I16: return 2;
+    case GgufType::I16:
+      return 2;
     case GgufType::U32:
     case GgufType::I32:
-    case GgufType::F32: return 4;
+    case GgufType::F32:
+      return 4;
     case GgufType::U64:
     case GgufType::I64:
     case GgufType::F64:
-    case GgufType::String: return 8;   // length only
-    case GgufType::Array: return 12;   // element type + count
+    case GgufType::String:
+      return 8;  // length only
+    case GgufType::Array:
+      return 12;  // element type + count
   }
   return 1;
 }
@@ -72,6 +90,22 @@ std::string describe(const GgufValue& v) {
   return gguf_type_name(v.type);
 }
 
+// What a read is for, formatted only when it fails: the header of a real model holds
+// hundreds of thousands of strings, and building a message for each would dominate parsing.
+struct Field {
+  const char* what;
+  const std::string* subject = nullptr;  // a key or tensor name, quoted after `what`
+  uint64_t index = ~uint64_t{0};         // or an item number
+  const char* suffix = "";
+
+  std::string str() const {
+    std::string s = what;
+    if (subject != nullptr) s += " '" + *subject + "'";
+    if (index != ~uint64_t{0}) s += fmt::format(" #{}", index);
+    return s + suffix;
+  }
+};
+
 class Cursor {
  public:
   Cursor(const std::byte* data, uint64_t size, const std::string& name)
@@ -80,27 +114,29 @@ class Cursor {
   uint64_t pos() const { return pos_; }
   uint64_t left() const { return size_ - pos_; }
 
-  void need(uint64_t n, const std::string& what) const {
+  void need(uint64_t n, const Field& field) const {
     if (n > left()) {
       fail_format("{}: truncated: {} at byte offset {} needs {} bytes but only {} remain", name_,
-                  what, pos_, n, left());
+                  field.str(), pos_, n, left());
     }
   }
 
   template <typename T>
-  T read(const std::string& what) {
-    need(sizeof(T), what);
+  T read(const Field& field) {
+    need(sizeof(T), field);
     T v = load_unaligned<T>(data_ + pos_);
     pos_ += sizeof(T);
     return v;
   }
 
-  std::string read_string(const std::string& what) {
+  std::string read_string(const Field& field) {
     const uint64_t at = pos_;
-    const uint64_t len = read<uint64_t>(what + " length");
+    Field length = field;
+    length.suffix = " length";
+    const uint64_t len = read<uint64_t>(length);
     if (len > left()) {
-      fail_format("{}: {} at byte offset {} has length {} but only {} bytes remain", name_, what,
-                  at, len, left());
+      fail_format("{}: truncated: {} at byte offset {} has length {} but only {} bytes remain",
+                  name_, field.str(), at, len, left());
     }
     std::string s(reinterpret_cast<const char*>(data_ + pos_), static_cast<size_t>(len));
     pos_ += len;
@@ -109,12 +145,12 @@ class Cursor {
 
   // A count of items that each take at least `min_size` bytes: rejects counts the rest of the
   // file cannot hold, before the caller reserves memory for them.
-  uint64_t read_count(const std::string& what, uint64_t min_size) {
+  uint64_t read_count(const Field& field, uint64_t min_size) {
     const uint64_t at = pos_;
-    const uint64_t n = read<uint64_t>(what);
+    const uint64_t n = read<uint64_t>(field);
     if (n > left() / min_size) {
       fail_format("{}: absurd {} {} at byte offset {}: the {} bytes left hold at most {}", name_,
-                  what, n, at, left(), left() / min_size);
+                  field.str(), n, at, left(), left() / min_size);
     }
     return n;
   }
@@ -130,18 +166,38 @@ GgufValue read_value(Cursor& c, GgufType type, const std::string& key, int depth
                      const std::string& name) {
   GgufValue v;
   v.type = type;
-  const std::string what = fmt::format("value of metadata key '{}'", key);
+  const Field what{"value of metadata key", &key};
   switch (type) {
-    case GgufType::U8: v.uint_value = c.read<uint8_t>(what); break;
-    case GgufType::U16: v.uint_value = c.read<uint16_t>(what); break;
-    case GgufType::U32: v.uint_value = c.read<uint32_t>(what); break;
-    case GgufType::U64: v.uint_value = c.read<uint64_t>(what); break;
-    case GgufType::I8: v.int_value = c.read<int8_t>(what); break;
-    case GgufType::I16: v.int_value = c.read<int16_t>(what); break;
-    case GgufType::I32: v.int_value = c.read<int32_t>(what); break;
-    case GgufType::I64: v.int_value = c.read<int64_t>(what); break;
-    case GgufType::F32: v.float_value = c.read<float>(what); break;
-    case GgufType::F64: v.float_value = c.read<double>(what); break;
+    case GgufType::U8:
+      v.uint_value = c.read<uint8_t>(what);
+      break;
+    case GgufType::U16:
+      v.uint_value = c.read<uint16_t>(what);
+      break;
+    case GgufType::U32:
+      v.uint_value = c.read<uint32_t>(what);
+      break;
+    case GgufType::U64:
+      v.uint_value = c.read<uint64_t>(what);
+      break;
+    case GgufType::I8:
+      v.int_value = c.read<int8_t>(what);
+      break;
+    case GgufType::I16:
+      v.int_value = c.read<int16_t>(what);
+      break;
+    case GgufType::I32:
+      v.int_value = c.read<int32_t>(what);
+      break;
+    case GgufType::I64:
+      v.int_value = c.read<int64_t>(what);
+      break;
+    case GgufType::F32:
+      v.float_value = c.read<float>(what);
+      break;
+    case GgufType::F64:
+      v.float_value = c.read<double>(what);
+      break;
     case GgufType::Bool: {
       const uint64_t at = c.pos();
       const uint8_t b = c.read<uint8_t>(what);
@@ -152,10 +208,12 @@ GgufValue read_value(Cursor& c, GgufType type, const std::string& key, int depth
       v.uint_value = b;
       break;
     }
-    case GgufType::String: v.string_value = c.read_string(what); break;
+    case GgufType::String:
+      v.string_value = c.read_string(what);
+      break;
     case GgufType::Array: {
       const uint64_t at = c.pos();
-      const uint32_t elem = c.read<uint32_t>(what + " element type");
+      const uint32_t elem = c.read<uint32_t>(Field{"element type of metadata key", &key});
       if (!is_valid_gguf_type(elem)) {
         fail_format("{}: metadata key '{}' has unknown array element type {} at byte offset {}",
                     name, key, elem, at);
@@ -165,9 +223,8 @@ GgufValue read_value(Cursor& c, GgufType type, const std::string& key, int depth
                     key, kMaxArrayDepth, at);
       }
       v.array_type = static_cast<GgufType>(elem);
-      const uint64_t n =
-          c.read_count(fmt::format("element count of metadata key '{}'", key),
-                       min_encoded_size(v.array_type));
+      const uint64_t n = c.read_count(Field{"element count of metadata key", &key},
+                                      min_encoded_size(v.array_type));
       v.array.reserve(static_cast<size_t>(n));
       for (uint64_t i = 0; i < n; ++i) {
         v.array.push_back(read_value(c, v.array_type, key, depth + 1, name));
@@ -182,10 +239,14 @@ GgufValue read_value(Cursor& c, GgufType type, const std::string& key, int depth
 
 const char* ggml_type_name(GgmlType type) {
   switch (type) {
-    case GgmlType::F32: return "F32";
-    case GgmlType::F16: return "F16";
-    case GgmlType::Q8_0: return "Q8_0";
-    case GgmlType::BF16: return "BF16";
+    case GgmlType::F32:
+      return "F32";
+    case GgmlType::F16:
+      return "F16";
+    case GgmlType::Q8_0:
+      return "Q8_0";
+    case GgmlType::BF16:
+      return "BF16";
   }
   return "unknown";
 }
@@ -200,9 +261,11 @@ uint64_t ggml_tensor_bytes(GgmlType type, const std::vector<int64_t>& dims) {
     n *= ud;
   }
   switch (type) {
-    case GgmlType::F32: return n * 4;
+    case GgmlType::F32:
+      return n * 4;
     case GgmlType::F16:
-    case GgmlType::BF16: return n * 2;
+    case GgmlType::BF16:
+      return n * 2;
     case GgmlType::Q8_0:
       if (dims.empty() || dims[0] % 32 != 0) {
         fail_format("Q8_0 tensor's first dimension {} is not a multiple of the 32-element block",
@@ -294,8 +357,8 @@ GgufFile GgufFile::parse(std::shared_ptr<Storage> bytes, std::string name) {
     }
     fail_format("{}: not a GGUF file (magic '{}' at byte offset 0, expected 'GGUF')", nm, seen);
   }
-  c.read<uint32_t>("magic");
-  f.version_ = c.read<uint32_t>("version");
+  c.read<uint32_t>(Field{"magic"});
+  f.version_ = c.read<uint32_t>(Field{"version"});
   if (f.version_ == 1) {
     fail_format("{}: GGUF version 1 is not supported (only versions 2 and 3)", nm);
   }
@@ -310,8 +373,8 @@ GgufFile GgufFile::parse(std::shared_ptr<Storage> bytes, std::string name) {
   // Each tensor info takes at least name length + n_dims + type + offset bytes; each
   // key/value at least key length + type + one byte.
   const uint64_t tensor_count_at = c.pos();
-  const uint64_t n_tensors = c.read<uint64_t>("tensor count");
-  const uint64_t n_kv = c.read_count("metadata count", 8 + 4 + 1);
+  const uint64_t n_tensors = c.read<uint64_t>(Field{"tensor count"});
+  const uint64_t n_kv = c.read_count(Field{"metadata count"}, 8 + 4 + 1);
   if (n_tensors > c.left() / (8 + 4 + 4 + 8)) {
     fail_format("{}: absurd tensor count {} at byte offset {}: the file has {} bytes", nm,
                 n_tensors, tensor_count_at, f.storage_->size());
@@ -322,12 +385,12 @@ GgufFile GgufFile::parse(std::shared_ptr<Storage> bytes, std::string name) {
   uint64_t alignment_at = 0;
   for (uint64_t i = 0; i < n_kv; ++i) {
     const uint64_t key_at = c.pos();
-    std::string key = c.read_string(fmt::format("metadata key #{}", i));
+    std::string key = c.read_string(Field{"metadata key", nullptr, i});
     if (!keys.insert(key).second) {
       fail_format("{}: duplicate metadata key '{}' at byte offset {}", nm, key, key_at);
     }
     const uint64_t type_at = c.pos();
-    const uint32_t type = c.read<uint32_t>(fmt::format("type of metadata key '{}'", key));
+    const uint32_t type = c.read<uint32_t>(Field{"type of metadata key", &key});
     if (!is_valid_gguf_type(type)) {
       fail_format("{}: metadata key '{}' has unknown value type {} at byte offset {}", nm, key,
                   type, type_at);
@@ -339,10 +402,11 @@ GgufFile GgufFile::parse(std::shared_ptr<Storage> bytes, std::string name) {
   if (const GgufValue* a = f.find("general.alignment")) {
     if (!is_unsigned(a->type) || a->uint_value == 0 || !std::has_single_bit(a->uint_value) ||
         a->uint_value > (uint64_t{1} << 30)) {
-      fail_format("{}: general.alignment at byte offset {} must be an unsigned power of two up to "
-                  "2^30, got {}{}",
-                  nm, alignment_at, describe(*a),
-                  is_unsigned(a->type) ? fmt::format(" {}", a->uint_value) : std::string());
+      fail_format(
+          "{}: general.alignment at byte offset {} must be an unsigned power of two up to "
+          "2^30, got {}{}",
+          nm, alignment_at, describe(*a),
+          is_unsigned(a->type) ? fmt::format(" {}", a->uint_value) : std::string());
     }
     f.alignment_ = a->uint_value;
   }
@@ -352,19 +416,19 @@ GgufFile GgufFile::parse(std::shared_ptr<Storage> bytes, std::string name) {
   for (uint64_t i = 0; i < n_tensors; ++i) {
     const uint64_t info_at = c.pos();
     GgufTensorInfo t;
-    t.name = c.read_string(fmt::format("name of tensor #{}", i));
+    t.name = c.read_string(Field{"name of tensor", nullptr, i});
     if (!names.insert(t.name).second) {
       fail_format("{}: duplicate tensor '{}' at byte offset {}", nm, t.name, info_at);
     }
     const uint64_t dims_at = c.pos();
-    const uint32_t n_dims = c.read<uint32_t>(fmt::format("dimension count of tensor '{}'", t.name));
+    const uint32_t n_dims = c.read<uint32_t>(Field{"dimension count of tensor", &t.name});
     if (n_dims > kMaxDims) {
       fail_format("{}: tensor '{}' has {} dimensions at byte offset {} (at most {})", nm, t.name,
                   n_dims, dims_at, kMaxDims);
     }
     for (uint32_t d = 0; d < n_dims; ++d) {
       const uint64_t dim_at = c.pos();
-      const uint64_t dim = c.read<uint64_t>(fmt::format("dimension {} of tensor '{}'", d, t.name));
+      const uint64_t dim = c.read<uint64_t>(Field{"dimension of tensor", &t.name});
       if (dim > (uint64_t{1} << 62)) {
         fail_format("{}: tensor '{}' has absurd dimension {} at byte offset {}", nm, t.name, dim,
                     dim_at);
@@ -372,11 +436,12 @@ GgufFile GgufFile::parse(std::shared_ptr<Storage> bytes, std::string name) {
       t.dims.push_back(static_cast<int64_t>(dim));
     }
     const uint64_t type_at = c.pos();
-    const uint32_t type = c.read<uint32_t>(fmt::format("type of tensor '{}'", t.name));
+    const uint32_t type = c.read<uint32_t>(Field{"type of tensor", &t.name});
     if (type != 0 && type != 1 && type != 8 && type != 30) {
-      fail_format("{}: tensor '{}' has unsupported ggml type {} at byte offset {} (supported: "
-                  "0 F32, 1 F16, 8 Q8_0, 30 BF16)",
-                  nm, t.name, type, type_at);
+      fail_format(
+          "{}: tensor '{}' has unsupported ggml type {} at byte offset {} (supported: "
+          "0 F32, 1 F16, 8 Q8_0, 30 BF16)",
+          nm, t.name, type, type_at);
     }
     t.type = static_cast<GgmlType>(type);
     try {
@@ -385,11 +450,12 @@ GgufFile GgufFile::parse(std::shared_ptr<Storage> bytes, std::string name) {
       fail_format("{}: tensor '{}' at byte offset {}: {}", nm, t.name, info_at, e.what());
     }
     const uint64_t offset_at = c.pos();
-    t.offset = c.read<uint64_t>(fmt::format("data offset of tensor '{}'", t.name));
+    t.offset = c.read<uint64_t>(Field{"data offset of tensor", &t.name});
     if (t.offset % f.alignment_ != 0) {
-      fail_format("{}: tensor '{}' data offset {} at byte offset {} is not a multiple of the "
-                  "alignment {}",
-                  nm, t.name, t.offset, offset_at, f.alignment_);
+      fail_format(
+          "{}: tensor '{}' data offset {} at byte offset {} is not a multiple of the "
+          "alignment {}",
+          nm, t.name, t.offset, offset_at, f.alignment_);
     }
     f.tensors_.push_back(std::move(t));
   }
@@ -401,9 +467,10 @@ GgufFile GgufFile::parse(std::shared_ptr<Storage> bytes, std::string name) {
     // Written so that no sum can overflow: data_offset_ <= size is checked first.
     if (f.data_offset_ > size || t.offset > size - f.data_offset_ ||
         t.bytes > size - f.data_offset_ - t.offset) {
-      fail_format("{}: tensor '{}' data ({} bytes at byte offset {}) runs past the end of the "
-                  "file ({} bytes)",
-                  nm, t.name, t.bytes, f.data_offset_ + t.offset, size);
+      fail_format(
+          "{}: tensor '{}' data ({} bytes at byte offset {}) runs past the end of the "
+          "file ({} bytes)",
+          nm, t.name, t.bytes, f.data_offset_ + t.offset, size);
     }
   }
   return f;

@@ -13,10 +13,12 @@
 
 namespace hh {
 
+// clang-format off
 enum class GgufType : uint32_t {
   U8 = 0, I8 = 1, U16 = 2, I16 = 3, U32 = 4, I32 = 5, F32 = 6, Bool = 7,
   String = 8, Array = 9, U64 = 10, I64 = 11, F64 = 12,
 };
+// clang-format on
 
 // ggml tensor types that hedgehog reads (the rest are rejected with their number named).
 enum class GgmlType : uint32_t { F32 = 0, F16 = 1, Q8_0 = 8, BF16 = 30 };
@@ -37,8 +39,8 @@ struct GgufValue {
   std::vector<GgufValue> array;        // Array
 
   // Typed access; each throws FormatError naming `key` when the value has another type.
-  int64_t as_int(std::string_view key) const;     // any integer type (range-checked)
-  double as_float(std::string_view key) const;    // F32/F64 or any integer
+  int64_t as_int(std::string_view key) const;   // any integer type (range-checked)
+  double as_float(std::string_view key) const;  // F32/F64 or any integer
   bool as_bool(std::string_view key) const;
   const std::string& as_string(std::string_view key) const;
   std::vector<std::string> as_strings(std::string_view key) const;  // Array of String
@@ -50,7 +52,7 @@ struct GgufTensorInfo {
   std::string name;
   std::vector<int64_t> dims;  // GGUF order: dims[0] varies fastest (ggml's ne)
   GgmlType type = GgmlType::F32;
-  uint64_t offset = 0;        // from the start of the data section
+  uint64_t offset = 0;  // from the start of the data section
   uint64_t bytes = 0;
 };
 
@@ -65,8 +67,8 @@ class GgufFile {
   uint32_t version() const { return version_; }
   uint64_t alignment() const { return alignment_; }
   const std::vector<std::pair<std::string, GgufValue>>& metadata() const { return metadata_; }
-  const GgufValue* find(std::string_view key) const;        // null when absent
-  const GgufValue& get(std::string_view key) const;         // FormatError when absent
+  const GgufValue* find(std::string_view key) const;  // null when absent
+  const GgufValue& get(std::string_view key) const;   // FormatError when absent
   const std::vector<GgufTensorInfo>& tensors() const { return tensors_; }
   const GgufTensorInfo* find_tensor(std::string_view name) const;
   // Pointer to the tensor's bytes inside the mapping (checked to lie inside the file).
@@ -84,7 +86,8 @@ class GgufFile {
   std::shared_ptr<Storage> storage_;
 };
 
-// Writes a GGUF v3 file: metadata in insertion order, then tensors (data aligned to 32 bytes).
+// Writes a GGUF v3 file: metadata in insertion order, then tensors (data aligned to 32 bytes, or
+// to general.alignment when the metadata sets it).
 // Written to `path + ".tmp"` and renamed, so a failed write leaves no partial file.
 class GgufWriter {
  public:

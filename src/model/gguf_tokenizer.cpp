@@ -32,8 +32,8 @@ bool looks_special(const std::string& t) {
   auto wrapped = [&](std::string_view open, std::string_view close) {
     return t.size() >= open.size() + close.size() && t.starts_with(open) && t.ends_with(close);
   };
-  return t == "<pad>" || t == "<mask>" || t == "<2mass>" || t == "[@BOS@]" ||
-         wrapped("<|", "|>") || wrapped("<\uff5c", "\uff5c>") || wrapped("<unused", ">");
+  return t == "<pad>" || t == "<mask>" || t == "<2mass>" || t == "[@BOS@]" || wrapped("<|", "|>") ||
+         wrapped("<\uff5c", "\uff5c>") || wrapped("<unused", ">");
 }
 
 void replace_all(std::string& s, std::string_view from, std::string_view to) {
@@ -44,7 +44,8 @@ void replace_all(std::string& s, std::string_view from, std::string_view to) {
 
 int64_t token_id(const nlohmann::json& id, const std::string& path, const std::string& token) {
   if (!id.is_number_integer() || id.get<int64_t>() < 0) {
-    fail_format("{}: token '{}' has id {}, expected a non-negative integer", path, token, id.dump());
+    fail_format("{}: token '{}' has id {}, expected a non-negative integer", path, token,
+                id.dump());
   }
   return id.get<int64_t>();
 }
@@ -103,8 +104,7 @@ std::vector<std::pair<std::string, GgufValue>> gguf_tokenizer_metadata(
       }
       auto& slot = tokens[static_cast<size_t>(id)];
       const auto [previous, fresh] = added_by_id.try_emplace(id, text);
-      if ((!fresh && previous->second != text) ||
-          (fresh && slot && *slot != text)) {
+      if ((!fresh && previous->second != text) || (fresh && slot && *slot != text)) {
         fail_format("{}: added token '{}' clashes with '{}' at id {}", tokenizer_json, text,
                     fresh ? *slot : previous->second, id);
       }
@@ -184,7 +184,8 @@ std::vector<std::pair<std::string, GgufValue>> gguf_tokenizer_metadata(
     if (id) out.emplace_back(key, gguf_u32(static_cast<uint32_t>(*id)));
   }
   const auto add_bos = config.value("add_bos_token", nlohmann::json());
-  out.emplace_back("tokenizer.ggml.add_bos_token", gguf_bool(add_bos.is_boolean() && add_bos.get<bool>()));
+  out.emplace_back("tokenizer.ggml.add_bos_token",
+                   gguf_bool(add_bos.is_boolean() && add_bos.get<bool>()));
   if (const auto add_eos = config.value("add_eos_token", nlohmann::json()); add_eos.is_boolean()) {
     out.emplace_back("tokenizer.ggml.add_eos_token", gguf_bool(add_eos.get<bool>()));
   }

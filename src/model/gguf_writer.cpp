@@ -17,7 +17,7 @@
 namespace hh {
 namespace {
 
-constexpr uint64_t kAlignment = 32;  // GGUF's default; no general.alignment key is written
+constexpr uint64_t kDefaultAlignment = 32;  // GGUF's default when general.alignment is absent
 
 class HeaderBuffer {
  public:
@@ -47,8 +47,7 @@ class HeaderBuffer {
 template <typename T>
 T checked_uint(const GgufValue& v, const std::string& key) {
   if (v.uint_value > std::numeric_limits<T>::max()) {
-    fail_usage("GGUF writer: metadata key '{}': value {} does not fit its type", key,
-               v.uint_value);
+    fail_usage("GGUF writer: metadata key '{}': value {} does not fit its type", key, v.uint_value);
   }
   return static_cast<T>(v.uint_value);
 }
@@ -62,26 +61,51 @@ T checked_int(const GgufValue& v, const std::string& key) {
 
 void put_value(HeaderBuffer& out, const GgufValue& v, const std::string& key) {
   switch (v.type) {
-    case GgufType::U8: out.put(checked_uint<uint8_t>(v, key)); break;
-    case GgufType::U16: out.put(checked_uint<uint16_t>(v, key)); break;
-    case GgufType::U32: out.put(checked_uint<uint32_t>(v, key)); break;
-    case GgufType::U64: out.put(v.uint_value); break;
-    case GgufType::I8: out.put(checked_int<int8_t>(v, key)); break;
-    case GgufType::I16: out.put(checked_int<int16_t>(v, key)); break;
-    case GgufType::I32: out.put(checked_int<int32_t>(v, key)); break;
-    case GgufType::I64: out.put(v.int_value); break;
-    case GgufType::F32: out.put(static_cast<float>(v.float_value)); break;
-    case GgufType::F64: out.put(v.float_value); break;
-    case GgufType::Bool: out.put<uint8_t>(v.uint_value != 0 ? 1 : 0); break;
-    case GgufType::String: out.put_string(v.string_value); break;
+    case GgufType::U8:
+      out.put(checked_uint<uint8_t>(v, key));
+      break;
+    case GgufType::U16:
+      out.put(checked_uint<uint16_t>(v, key));
+      break;
+    case GgufType::U32:
+      out.put(checked_uint<uint32_t>(v, key));
+      break;
+    case GgufType::U64:
+      out.put(v.uint_value);
+      break;
+    case GgufType::I8:
+      out.put(checked_int<int8_t>(v, key));
+      break;
+    case GgufType::I16:
+      out.put(checked_int<int16_t>(v, key));
+      break;
+    case GgufType::I32:
+      out.put(checked_int<int32_t>(v, key));
+      break;
+    case GgufType::I64:
+      out.put(v.int_value);
+      break;
+    case GgufType::F32:
+      out.put(static_cast<float>(v.float_value));
+      break;
+    case GgufType::F64:
+      out.put(v.float_value);
+      break;
+    case GgufType::Bool:
+      out.put<uint8_t>(v.uint_value != 0 ? 1 : 0);
+      break;
+    case GgufType::String:
+      out.put_string(v.string_value);
+      break;
     case GgufType::Array:
       out.put(static_cast<uint32_t>(v.array_type));
       out.put<uint64_t>(v.array.size());
       for (const auto& e : v.array) {
         if (e.type != v.array_type) {
-          fail_usage("GGUF writer: metadata key '{}': array element of type {} in an array of "
-                     "type {}",
-                     key, static_cast<uint32_t>(e.type), static_cast<uint32_t>(v.array_type));
+          fail_usage(
+              "GGUF writer: metadata key '{}': array element of type {} in an array of "
+              "type {}",
+              key, static_cast<uint32_t>(e.type), static_cast<uint32_t>(v.array_type));
         }
         put_value(out, e, key);
       }
@@ -123,9 +147,12 @@ class OutputFile {
     }
   }
   void pad_to(uint64_t alignment) {
-    static const char kZeros[kAlignment] = {};
-    const uint64_t pad = (alignment - written_ % alignment) % alignment;
-    write(kZeros, pad);
+    static const char kZeros[256] = {};
+    for (uint64_t pad = (alignment - written_ % alignment) % alignment; pad > 0;) {
+      const uint64_t n = std::min<uint64_t>(pad, sizeof(kZeros));
+      write(kZeros, n);
+      pad -= n;
+    }
   }
   uint64_t written() const { return written_; }
 
@@ -204,6 +231,15 @@ void GgufWriter::add_tensor(std::string name, std::vector<int64_t> dims, GgmlTyp
 }
 
 void GgufWriter::write(const std::string& path) const {
+  uint64_t alignment = kDefaultAlignment;
+  for (const auto& [key, value] : metadata_) {
+    if (key != "general.alignment") continue;
+    if (value.type != GgufType::U32 || value.uint_value == 0 ||
+        (value.uint_value & (value.uint_value - 1)) != 0 || value.uint_value > (1u << 30)) {
+      fail_usage("GGUF writer: general.alignment must be a u32 power of two up to 2^30");
+    }
+    alignment = value.uint_value;
+  }
   HeaderBuffer h;
   h.put<uint32_t>(0x46554747);  // "GGUF"
   h.put<uint32_t>(3);
@@ -223,9 +259,9 @@ void GgufWriter::write(const std::string& path) const {
     h.put(static_cast<uint32_t>(t.info.type));
     h.put<uint64_t>(offset);
     offsets.push_back(offset);
-    offset = (offset + t.info.bytes + kAlignment - 1) / kAlignment * kAlignment;
+    offset = (offset + t.info.bytes + alignment - 1) / alignment * alignment;
   }
-  h.pad_to(kAlignment);
+  h.pad_to(alignment);
 
   OutputFile out(path + ".tmp");
   out.write(h.bytes().data(), h.bytes().size());
@@ -234,7 +270,7 @@ void GgufWriter::write(const std::string& path) const {
   uint64_t buffer_size = 0;
   for (size_t i = 0; i < tensors_.size(); ++i) {
     const auto& t = tensors_[i];
-    out.pad_to(kAlignment);
+    out.pad_to(alignment);
     if (out.written() - data_start != offsets[i]) fail("GGUF writer: tensor offsets out of step");
     if (t.fill) {
       if (buffer_size < t.info.bytes) {

@@ -56,6 +56,12 @@ ModelConfig read_hf_config(const std::string& path) {
   if (config.contains("rope_scaling") && !config["rope_scaling"].is_null()) {
     fail_format("{}: rope_scaling {} is not supported", path, config["rope_scaling"].dump());
   }
+  // Both would change the forward pass (bias tensors, windowed attention) that hedgehog runs.
+  for (const char* flag : {"attention_bias", "use_sliding_window"}) {
+    if (config.contains(flag) && config[flag] == true) {
+      fail_format("{}: {} = true is not supported", path, flag);
+    }
+  }
   ModelConfig c;
   c.vocab_size = positive_int(config, "vocab_size", path);
   c.dim = positive_int(config, "hidden_size", path);
@@ -147,7 +153,7 @@ std::optional<StoredTensor> HfModel::find(std::string_view name) const {
   s.name = t->name;
   s.file = file->path();
   s.shape = t->shape;
-  s.type = t->type == ElemType::F32 ? GgmlType::F32
+  s.type = t->type == ElemType::F32   ? GgmlType::F32
            : t->type == ElemType::F16 ? GgmlType::F16
                                       : GgmlType::BF16;
   s.storage = file->storage();

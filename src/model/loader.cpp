@@ -105,7 +105,7 @@ Weights assemble(const ModelConfig& config, ElemType dtype, const Finder& find, 
   w.layers.resize(layers.size());
   for (size_t i = 0; i < layers.size(); ++i) {
     LayerWeights& l = w.layers[i];
-    Array* slots[] = {&l.attn_norm,   &l.attn_q,      &l.attn_k,   &l.attn_v,
+    Array* slots[] = {&l.attn_norm,   &l.attn_q,      &l.attn_k,      &l.attn_v,
                       &l.attn_output, &l.attn_q_norm, &l.attn_k_norm, &l.ffn_norm,
                       &l.ffn_gate,    &l.ffn_up,      &l.ffn_down};
     static_assert(std::size(slots) == std::size(kLayerNames));
@@ -145,17 +145,26 @@ Weights load_gguf(const std::string& path, ElemType dtype) {
   c.n_kv_heads = f.find("qwen3.attention.head_count_kv")
                      ? gguf_int(f, "qwen3.attention.head_count_kv")
                      : c.n_heads;
-  c.head_dim = f.find("qwen3.attention.key_length") ? gguf_int(f, "qwen3.attention.key_length")
-                                                    : c.dim / c.n_heads;
+  if (f.find("qwen3.attention.key_length") != nullptr) {
+    c.head_dim = gguf_int(f, "qwen3.attention.key_length");
+  } else if (c.dim % c.n_heads == 0) {
+    c.head_dim = c.dim / c.n_heads;
+  } else {
+    fail_format(
+        "{}: no qwen3.attention.key_length, and embedding_length {} is not a multiple of "
+        "head_count {}",
+        path, c.dim, c.n_heads);
+  }
   if (const GgufValue* v = f.find("qwen3.attention.value_length");
       v != nullptr && v->as_int("qwen3.attention.value_length") != c.head_dim) {
     fail_format("{}: qwen3.attention.value_length {} differs from key_length {}", path,
                 v->as_int("qwen3.attention.value_length"), c.head_dim);
   }
   // llama.cpp's default when the key is absent.
-  c.rope_theta = f.find("qwen3.rope.freq_base")
-                     ? static_cast<float>(f.get("qwen3.rope.freq_base").as_float("qwen3.rope.freq_base"))
-                     : 10000.0f;
+  c.rope_theta =
+      f.find("qwen3.rope.freq_base")
+          ? static_cast<float>(f.get("qwen3.rope.freq_base").as_float("qwen3.rope.freq_base"))
+          : 10000.0f;
   c.rms_eps = static_cast<float>(f.get("qwen3.attention.layer_norm_rms_epsilon")
                                      .as_float("qwen3.attention.layer_norm_rms_epsilon"));
   c.tied_output = f.find_tensor("output.weight") == nullptr;

@@ -51,16 +51,21 @@ void fill_tensor(std::byte* out, ElemType type, int64_t count, uint64_t key, flo
       fill_values(reinterpret_cast<uint16_t*>(out), count, key, scale, offset,
                   [](float x) { return f32_to_bf16(x); });
       return;
-    default: fail_usage("random model: {} is not a model dtype", elem_name(type));
+    default:
+      fail_usage("random model: {} is not a model dtype", elem_name(type));
   }
 }
 
 GgmlType ggml_of(ElemType type) {
   switch (type) {
-    case ElemType::F32: return GgmlType::F32;
-    case ElemType::F16: return GgmlType::F16;
-    case ElemType::BF16: return GgmlType::BF16;
-    default: fail_usage("random model: {} is not a model dtype", elem_name(type));
+    case ElemType::F32:
+      return GgmlType::F32;
+    case ElemType::F16:
+      return GgmlType::F16;
+    case ElemType::BF16:
+      return GgmlType::BF16;
+    default:
+      fail_usage("random model: {} is not a model dtype", elem_name(type));
   }
 }
 
@@ -102,8 +107,8 @@ uint64_t random_stream_key(uint64_t seed, std::string_view tensor_name) {
 float random_normal(uint64_t key, uint64_t index) {
   const uint64_t r = mix64(key + index * 0x9e3779b97f4a7c15ull);
   // Four 16-bit uniforms: mean 4 * 32767.5, variance 4 * (65536^2 - 1) / 12.
-  const auto sum = static_cast<float>((r & 0xffff) + ((r >> 16) & 0xffff) + ((r >> 32) & 0xffff) +
-                                      (r >> 48));
+  const auto sum =
+      static_cast<float>((r & 0xffff) + ((r >> 16) & 0xffff) + ((r >> 32) & 0xffff) + (r >> 48));
   constexpr float kMean = 131070.0f;
   constexpr float kInvStd = 1.0f / 37837.2265f;  // 1 / sqrt(4 * (65536^2 - 1) / 12)
   return (sum - kMean) * kInvStd;
@@ -119,8 +124,8 @@ void add_random_qwen3(GgufWriter& w, const RandomModelOptions& o) {
   w.add("general.name", gguf_string(o.name));
   if (!o.size_label.empty()) w.add("general.size_label", gguf_string(o.size_label));
   w.add("general.description",
-        gguf_string(fmt::format("random weights (seed {}, std {}); not a trained model", o.seed,
-                                o.std)));
+        gguf_string(
+            fmt::format("random weights (seed {}, std {}); not a trained model", o.seed, o.std)));
   auto u32 = [](int64_t v) { return gguf_u32(static_cast<uint32_t>(v)); };
   w.add("qwen3.block_count", u32(c.n_layers));
   w.add("qwen3.context_length", u32(40960));  // Qwen3's max_position_embeddings

@@ -73,8 +73,7 @@ SafetensorsFile SafetensorsFile::parse(std::shared_ptr<Storage> bytes, std::stri
   for (const auto& [key, entry] : header.items()) {
     if (key == "__metadata__") continue;  // free-form strings, nothing hedgehog needs
     if (!entry.is_object()) {
-      fail_format("{}: tensor '{}': entry must be an object, found {}", nm, key,
-                  entry.type_name());
+      fail_format("{}: tensor '{}': entry must be an object, found {}", nm, key, entry.type_name());
     }
     for (const char* field : {"dtype", "shape", "data_offsets"}) {
       if (!entry.contains(field)) fail_format("{}: tensor '{}' has no '{}'", nm, key, field);
@@ -103,17 +102,18 @@ SafetensorsFile SafetensorsFile::parse(std::shared_ptr<Storage> bytes, std::stri
     const uint64_t begin_off = non_negative(offsets[0], nm, key, "data_offsets");
     const uint64_t end_off = non_negative(offsets[1], nm, key, "data_offsets");
     if (begin_off > end_off || end_off > data_size) {
-      fail_format("{}: tensor '{}': data_offsets [{}, {}] do not lie inside the {} data bytes "
-                  "(data starts at byte offset {})",
-                  nm, key, begin_off, end_off, data_size, f.data_offset_);
+      fail_format(
+          "{}: tensor '{}': data_offsets [{}, {}] do not lie inside the {} data bytes "
+          "(data starts at byte offset {})",
+          nm, key, begin_off, end_off, data_size, f.data_offset_);
     }
     t.bytes = end_off - begin_off;
     const uint64_t expected = count * elem_size(t.type);
     if (t.bytes != expected) {
-      fail_format("{}: tensor '{}': data_offsets [{}, {}] span {} bytes but shape {} of {} needs "
-                  "{}",
-                  nm, key, begin_off, end_off, t.bytes, shape.dump(), dtype.get<std::string>(),
-                  expected);
+      fail_format(
+          "{}: tensor '{}': data_offsets [{}, {}] span {} bytes but shape {} of {} needs "
+          "{}",
+          nm, key, begin_off, end_off, t.bytes, shape.dump(), dtype.get<std::string>(), expected);
     }
     t.offset = f.data_offset_ + begin_off;
     f.tensors_.push_back(std::move(t));
@@ -124,8 +124,9 @@ SafetensorsFile SafetensorsFile::parse(std::shared_ptr<Storage> bytes, std::stri
 }
 
 const SafetensorsTensor* SafetensorsFile::find(std::string_view name) const {
-  auto it = std::lower_bound(tensors_.begin(), tensors_.end(), name,
-                             [](const SafetensorsTensor& t, std::string_view n) { return t.name < n; });
+  auto it =
+      std::lower_bound(tensors_.begin(), tensors_.end(), name,
+                       [](const SafetensorsTensor& t, std::string_view n) { return t.name < n; });
   if (it == tensors_.end() || it->name != name) return nullptr;
   return &*it;
 }

@@ -87,8 +87,9 @@ void check_tensor(const Array& a, ElemType type, const Shape& shape, const std::
 
 void validate_config(const ModelConfig& c) {
   const std::pair<const char*, int64_t> sizes[] = {
-      {"vocab_size", c.vocab_size}, {"dim", c.dim},           {"n_layers", c.n_layers},
-      {"n_heads", c.n_heads},       {"n_kv_heads", c.n_kv_heads}, {"head_dim", c.head_dim},
+      {"vocab_size", c.vocab_size}, {"dim", c.dim},
+      {"n_layers", c.n_layers},     {"n_heads", c.n_heads},
+      {"n_kv_heads", c.n_kv_heads}, {"head_dim", c.head_dim},
       {"ffn_dim", c.ffn_dim}};
   for (const auto& [name, value] : sizes) {
     if (value <= 0) fail_usage("model config: {} is {}, must be positive", name, value);
@@ -145,8 +146,8 @@ Array params_field(const Weights& weights, std::string_view field) {
   const FieldSpec& f = spec_of(field);
   if (f.kind == FieldKind::Global) return weights.*f.global;
   if (f.kind == FieldKind::Scalar) {
-    return Array::scalar(ElemType::F32, field == "rope_theta" ? weights.config.rope_theta
-                                                               : weights.config.rms_eps);
+    return Array::scalar(
+        ElemType::F32, field == "rope_theta" ? weights.config.rope_theta : weights.config.rms_eps);
   }
   const Shape inner = tensor_shape(field, weights.config);
   const ElemType type = field_elem(f, weights.dtype);
@@ -201,18 +202,21 @@ Weights weights_from_fields(std::span<const Array> fields, ElemType dtype) {
   c.n_layers = field("attn_norm").dim(0);
   c.head_dim = field("attn_q_norm").dim(1);
   c.ffn_dim = field("ffn_gate").dim(1);
-  if (c.head_dim <= 0) fail_usage("Params field 'attn_q_norm': head_dim {} must be positive", c.head_dim);
+  if (c.head_dim <= 0)
+    fail_usage("Params field 'attn_q_norm': head_dim {} must be positive", c.head_dim);
   const int64_t q_rows = field("attn_q").dim(1);
   const int64_t kv_rows = field("attn_k").dim(1);
   if (q_rows % c.head_dim != 0) {
-    fail_usage("Params field 'attn_q': {} rows are not a multiple of head_dim {} (from "
-               "attn_q_norm)",
-               q_rows, c.head_dim);
+    fail_usage(
+        "Params field 'attn_q': {} rows are not a multiple of head_dim {} (from "
+        "attn_q_norm)",
+        q_rows, c.head_dim);
   }
   if (kv_rows % c.head_dim != 0) {
-    fail_usage("Params field 'attn_k': {} rows are not a multiple of head_dim {} (from "
-               "attn_q_norm)",
-               kv_rows, c.head_dim);
+    fail_usage(
+        "Params field 'attn_k': {} rows are not a multiple of head_dim {} (from "
+        "attn_q_norm)",
+        kv_rows, c.head_dim);
   }
   c.n_heads = q_rows / c.head_dim;
   c.n_kv_heads = kv_rows / c.head_dim;
@@ -242,7 +246,8 @@ Weights weights_from_fields(std::span<const Array> fields, ElemType dtype) {
   for (const auto& f : kFields) {
     if (f.kind != FieldKind::PerLayer) continue;
     const Array& stacked = field(f.name);
-    for (int64_t i = 0; i < c.n_layers; ++i) w.layers[static_cast<size_t>(i)].*f.layer = stacked.slice(i);
+    for (int64_t i = 0; i < c.n_layers; ++i)
+      w.layers[static_cast<size_t>(i)].*f.layer = stacked.slice(i);
   }
   validate_weights(w);
   return w;
@@ -268,8 +273,9 @@ void validate_weights(const Weights& w) {
     }
   }
   if (c.tied_output && !same_view(w.output, w.token_embd)) {
-    fail_usage("weights: the config says the output is tied, but output does not view "
-               "token_embd's bytes");
+    fail_usage(
+        "weights: the config says the output is tied, but output does not view "
+        "token_embd's bytes");
   }
 }
 

@@ -1,0 +1,94 @@
+#pragma once
+// The CUDA backend: weights and KV caches in GPU memory, prefill through cuBLAS matrix products
+// (tensor cores for f16/bf16, plain f32 SGEMM for f32 so that logits match the CPU), and a
+// decode loop that never returns to the host: one CUDA graph per shape holds a conditional
+// while node whose body is one decode step (its last kernel picks the next token, writes it to
+// the device-side state and clears the loop condition on eos, the token limit or a full cache).
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/backend.h"
+#include "engine/cuda/device_memory.h"
+#include "engine/cuda/kernel_timer.h"
+#include "engine/cuda/kernels.h"
+
+namespace hh::cuda {
+
+class CudaBackend final : public Backend {
+ public:
+  // Throws UsageError naming the cause when no usable GPU or driver is present.
+  explicit CudaBackend(const EngineOptions& options);
+  ~CudaBackend() override;
+
+  std::string name() const override { return "cuda"; }
+  ElemType dtype() const override { return options_.dtype; }
+  // The GPU's name, for reports.
+  const std::string& device_name() const { return device_name_; }
+
+  std::shared_ptr<Weights> load(const std::string& path) override;
+  std::shared_ptr<Weights> adopt(Weights weights) override;
+  std::shared_ptr<KVCache> init_cache(int64_t b, int64_t kvh, int64_t cs, int64_t dh) override;
+  std::shared_ptr<KVCache> adopt(KVCache cache) override;
+  Array to_host(const Array& array) override;
+
+  std::vector<int64_t> gen(const Weights& w, KVCache& cache, int64_t xsat,
+                           std::span<const int64_t> xs, int64_t eos_token_id,
+                           int64_t max_new_tokens) override;
+  std::vector<int64_t> sample(const Weights& w, KVCache& cache, int64_t xsat,
+                              std::span<const int64_t> xs, int64_t eos_token_id,
+                              int64_t max_new_tokens, const SamplingParams& sampling) override;
+  Array logits(const Weights& w, KVCache& cache, int64_t xsat,
+               std::span<const int64_t> xs) override;
+
+  // How decode steps are driven: a graph with a while node (default), or one launch sequence
+  // per token from the host (used while profiling, and where conditional nodes are missing;
+  // HH_CUDA_DECODE=host forces it, for comparison).
+  enum class DecodeMode { Graph, Host };
+  DecodeMode decode_mode() const { return decode_mode_; }
+
+ private:
+  // Device scratch for one model shape and cache context; regrown, never shrunk.
+  struct Workspace;
+  struct GraphCache;
+
+  void check_call(const Weights& w, const KVCache& cache, int64_t xsat,
+                  std::span<const int64_t> xs) const;
+  Workspace& workspace(const ModelConfig& c, int64_t cs, int64_t out_capacity);
+  std::vector<int64_t> generate(const Weights& w, KVCache& cache, int64_t xsat,
+                                std::span<const int64_t> xs, int64_t eos_token_id,
+                                int64_t max_new_tokens, const SamplingParams* sampling);
+
+  // Prefill of T >= 2 tokens (on the device, at ws.tokens) at positions pos..: matrix products
+  // through cuBLAS, in chunks of the workspace's width. With logits set, the f32 logits of
+  // every position are copied to it (T, v) on the host.
+  // Returns the row of ws.x that holds the last token.
+  int64_t prefill(const Weights& w, KVCache& cache, int64_t pos, int64_t T, float* logits);
+  // One token: state.token at state.pos through every layer, logits of it in ws.logits.
+  void decode_body(const Weights& w, KVCache& cache);
+  // The pick kernel(s) at the end of a step.
+  void pick(bool sampling, bool advance, unsigned long long cond);
+  // Last row of ws.x (prefill output) through the final norm and the output matrix.
+  void last_logits(const Weights& w, int64_t row);
+  // y (T, R) f32 = x (T, K) E times w (R, K)ᵀ (+ y when accumulate).
+  void gemm(const Array& w, const void* x, int64_t T, float* y, bool accumulate);
+  // Runs the decode loop until the state says done; graph or host driven.
+  void decode_loop(const Weights& w, KVCache& cache, bool sampling);
+
+  EngineOptions options_;
+  int device_ = 0;
+  int sm_count_ = 0;
+  std::string device_name_;
+  cudaStream_t stream_ = nullptr;
+  cublasHandle_t cublas_ = nullptr;
+  std::unique_ptr<Copier> copier_;
+  std::unique_ptr<KernelTimer> timer_;
+  DecodeMode decode_mode_ = DecodeMode::Graph;
+  std::unique_ptr<Workspace> ws_;
+  std::unique_ptr<GraphCache> graphs_;
+};
+
+}  // namespace hh::cuda

@@ -1,0 +1,535 @@
+// The CUDA backend's forward pass (Qwen3, DESIGN.md): prefill through cuBLAS matrix products in
+// chunks of tokens, decode through fused matrix-vector kernels, and the decode loop as a CUDA
+// graph whose while node replays one step until the device-side state says stop.
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+
+#include "engine/cuda/cuda_backend.h"
+#include "engine/cuda/cuda_check.h"
+
+namespace hh::cuda {
+
+namespace {
+
+constexpr int64_t kPrefillChunk = 512;  // tokens per prefill pass (bounds the scratch)
+constexpr int64_t kLogitRows = 64;      // rows of logits computed and copied out at once
+
+cudaDataType cuda_type(ElemType type) {
+  switch (type) {
+    case ElemType::F16:
+      return CUDA_R_16F;
+    case ElemType::BF16:
+      return CUDA_R_16BF;
+    default:
+      return CUDA_R_32F;
+  }
+}
+
+// Workspace generations: unique over the process, so a graph keyed on one never matches a
+// later workspace whose buffers happen to be at other addresses.
+uint64_t next_generation() {
+  static std::atomic<uint64_t> counter{0};
+  return ++counter;
+}
+
+const void* layer_plane(const Array& cache, int64_t layer) {
+  return cache.raw() + static_cast<size_t>(layer * cache.dim(1) * cache.dim(2) * cache.dim(3)) *
+                           elem_size(cache.type());
+}
+
+}  // namespace
+
+struct CudaBackend::Workspace {
+  ModelConfig c;
+  ElemType dtype = ElemType::F32;
+  int64_t cs = 0;
+  int64_t out_capacity = 0;
+  int64_t tokens_capacity = 0;
+  uint64_t generation = 0;  // changes whenever a buffer the decode graph uses moves
+  int decode_splits = 1;
+  std::vector<std::shared_ptr<Storage>> owned;
+  std::shared_ptr<Storage> tokens_storage;
+
+  float* x = nullptr;       // (chunk, d) residual stream; decode uses row 0
+  float* qkv = nullptr;     // (qd + 2 kvd) decode projections, q | k | v
+  float* att = nullptr;     // (chunk, qd) attention output
+  float* act = nullptr;     // (f) decode SwiGLU output
+  float* logits = nullptr;  // (kLogitRows, v)
+  void* xin = nullptr;      // (chunk, max(d, qd, f)) E: input of a prefill matrix product
+  float* q = nullptr;       // (chunk, qd)
+  float* k = nullptr;       // (chunk, kvd)
+  float* v = nullptr;       // (chunk, kvd)
+  float* gate = nullptr;    // (chunk, f)
+  float* up = nullptr;      // (chunk, f)
+  float* partial = nullptr;      // attention split partials
+  unsigned* counters = nullptr;  // attention split counters (kept zero between launches)
+  DecodeState* state = nullptr;
+  int64_t* out = nullptr;  // (out_capacity) tokens of the decode loop
+  int64_t* tokens = nullptr;  // (tokens_capacity) prompt tokens
+  void* pick_scratch = nullptr;
+  size_t pick_scratch_bytes = 0;
+
+  template <typename T>
+  T* take(size_t count, const std::string& what) {
+    owned.push_back(device_array(ElemType::U8, {static_cast<int64_t>(count * sizeof(T))},
+                                 "the CUDA backend's " + what)
+                        .storage());
+    return reinterpret_cast<T*>(owned.back()->data());
+  }
+};
+
+struct CudaBackend::GraphCache {
+  struct Entry {
+    std::vector<const void*> key;
+    cudaGraph_t graph = nullptr;
+    cudaGraphExec_t exec = nullptr;
+  };
+  Entry entries[2];  // greedy, sampling
+
+  static void release(Entry& e) {
+    if (e.exec != nullptr) cudaGraphExecDestroy(e.exec);
+    if (e.graph != nullptr) cudaGraphDestroy(e.graph);
+    e = Entry{};
+  }
+  ~GraphCache() {
+    for (Entry& e : entries) release(e);
+  }
+};
+
+CudaBackend::~CudaBackend() {
+  graphs_.reset();
+  ws_.reset();
+  timer_.reset();
+  copier_.reset();
+  if (cublas_ != nullptr) cublasDestroy(cublas_);
+  if (stream_ != nullptr) cudaStreamDestroy(stream_);
+}
+
+CudaBackend::Workspace& CudaBackend::workspace(const ModelConfig& c, int64_t cs,
+                                               int64_t out_capacity) {
+  const auto same = [&](const ModelConfig& a) {
+    return a.vocab_size == c.vocab_size && a.dim == c.dim && a.n_heads == c.n_heads &&
+           a.n_kv_heads == c.n_kv_heads && a.head_dim == c.head_dim && a.ffn_dim == c.ffn_dim;
+  };
+  if (ws_ && same(ws_->c) && ws_->cs == cs && ws_->dtype == dtype() &&
+      ws_->out_capacity >= out_capacity) {
+    ws_->c = c;  // norms' eps and rope theta may differ; they are kernel arguments
+    return *ws_;
+  }
+  const uint64_t generation = next_generation();
+  ws_.reset();  // free first: the new workspace may need the room
+  auto ws = std::make_unique<Workspace>();
+  ws->c = c;
+  ws->dtype = dtype();
+  ws->cs = cs;
+  ws->generation = generation;
+  ws->out_capacity = std::max<int64_t>(out_capacity, 64);
+  const int64_t d = c.dim, qd = c.n_heads * c.head_dim, kvd = c.n_kv_heads * c.head_dim,
+                f = c.ffn_dim, v = c.vocab_size, ch = kPrefillChunk;
+  const auto n = [](int64_t x) { return static_cast<size_t>(x); };
+  ws->x = ws->take<float>(n(ch * d), "residual stream");
+  ws->qkv = ws->take<float>(n(qd + 2 * kvd), "decode projections");
+  ws->att = ws->take<float>(n(ch * qd), "attention output");
+  ws->act = ws->take<float>(n(f), "decode FFN activations");
+  ws->logits = ws->take<float>(n(kLogitRows * v), "logits");
+  ws->xin = ws->take<std::byte>(n(ch * std::max({d, qd, f})) * elem_size(dtype()),
+                                "matrix-product input");
+  ws->q = ws->take<float>(n(ch * qd), "queries");
+  ws->k = ws->take<float>(n(ch * kvd), "keys");
+  ws->v = ws->take<float>(n(ch * kvd), "values");
+  ws->gate = ws->take<float>(n(ch * f), "FFN gate");
+  ws->up = ws->take<float>(n(ch * f), "FFN up");
+  ws->decode_splits = attention_splits(1, c.n_heads, c.n_kv_heads, cs, sm_count_);
+  const int prefill_splits = attention_splits(ch, c.n_heads, c.n_kv_heads, cs, sm_count_);
+  size_t partial = attention_scratch_floats(1, c.n_heads, c.n_kv_heads, c.head_dim,
+                                            ws->decode_splits);
+  size_t counters = attention_counters(1, c.n_heads, c.n_kv_heads);
+  // Prefill chunks of any length up to ch: the scratch of the largest split count any of them
+  // can get (splits only grow as T shrinks, and T = ch needs the most blocks).
+  for (int64_t T = 1; T <= ch; T *= 2) {
+    const int s = attention_splits(T, c.n_heads, c.n_kv_heads, cs, sm_count_);
+    partial = std::max(partial, attention_scratch_floats(T, c.n_heads, c.n_kv_heads, c.head_dim, s));
+    counters = std::max(counters, attention_counters(T, c.n_heads, c.n_kv_heads));
+  }
+  partial = std::max(partial, attention_scratch_floats(ch, c.n_heads, c.n_kv_heads, c.head_dim,
+                                                       prefill_splits));
+  counters = std::max(counters, attention_counters(ch, c.n_heads, c.n_kv_heads));
+  ws->partial = ws->take<float>(partial, "attention partials");
+  ws->counters = ws->take<unsigned>(counters, "attention counters");
+  ws->state = ws->take<DecodeState>(1, "decode state");
+  ws->out = ws->take<int64_t>(n(ws->out_capacity), "generated tokens");
+  ws->pick_scratch_bytes = std::max(argmax_scratch_bytes(v), sample_scratch_bytes(v));
+  ws->pick_scratch = ws->take<std::byte>(ws->pick_scratch_bytes, "sampling scratch");
+  ws_ = std::move(ws);
+  return *ws_;
+}
+
+void CudaBackend::gemm(const Array& w, const void* x, int64_t T, float* y, bool accumulate) {
+  const float alpha = 1.0f, beta = accumulate ? 1.0f : 0.0f;
+  const auto R = static_cast<int>(w.dim(0)), K = static_cast<int>(w.dim(1));
+  const cudaDataType type = cuda_type(w.type());
+  // Column-major view: yᵀ (R, T) = w (K, R)ᵀ · xᵀ (K, T).
+  HH_CUBLAS_CHECK(cublasGemmEx(cublas_, CUBLAS_OP_T, CUBLAS_OP_N, R, static_cast<int>(T), K,
+                               &alpha, w.raw(), type, K, x, type, K, &beta, y, CUDA_R_32F, R,
+                               CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+}
+
+int64_t CudaBackend::prefill(const Weights& w, KVCache& cache, int64_t pos, int64_t T,
+                             float* logits_host) {
+  Workspace& ws = *ws_;
+  const ModelConfig& c = w.config;
+  const ElemType E = dtype();
+  const int64_t d = c.dim, h = c.n_heads, kvh = c.n_kv_heads, dh = c.head_dim,
+                qd = h * dh, kvd = kvh * dh, f = c.ffn_dim, v = c.vocab_size;
+  const bool f32 = E == ElemType::F32;
+  int64_t last_row = 0;
+  for (int64_t c0 = 0; c0 < T; c0 += kPrefillChunk) {
+    const int64_t Tc = std::min(kPrefillChunk, T - c0), p0 = pos + c0;
+    timer_->run("embed", [&] { embed(E, w.token_embd.raw(), ws.tokens + c0, Tc, d, ws.x, stream_); });
+    const int splits = attention_splits(Tc, h, kvh, cache.context(), sm_count_);
+    for (int64_t l = 0; l < c.n_layers; ++l) {
+      const LayerWeights& lw = w.layers[static_cast<size_t>(l)];
+      timer_->run("rms_norm", [&] {
+        rms_norm(ws.x, lw.attn_norm.data<float>(), c.rms_eps, Tc, d, E, ws.xin, stream_);
+      });
+      timer_->run("gemm_qkv", [&] {
+        gemm(lw.attn_q, ws.xin, Tc, ws.q, false);
+        gemm(lw.attn_k, ws.xin, Tc, ws.k, false);
+        gemm(lw.attn_v, ws.xin, Tc, ws.v, false);
+      });
+      timer_->run("qk_norm_rope", [&] {
+        QkvRope p{ws.q, ws.k, ws.v, qd, kvd, kvd, lw.attn_q_norm.data<float>(),
+                  lw.attn_k_norm.data<float>(), const_cast<void*>(layer_plane(cache.k, l)),
+                  const_cast<void*>(layer_plane(cache.v, l)), Tc, h, kvh, dh, cache.context(),
+                  c.rms_eps, c.rope_theta, p0, nullptr};
+        qk_norm_rope_store(E, p, stream_);
+      });
+      timer_->run("attention", [&] {
+        AttentionArgs a{ws.q, layer_plane(cache.k, l), layer_plane(cache.v, l), ws.att, Tc, h,
+                        kvh, dh, cache.context(), p0, nullptr, splits, ws.partial, ws.counters};
+        attention(E, a, stream_);
+      });
+      const void* att_in = ws.att;
+      if (!f32) {
+        timer_->run("convert", [&] { convert_f32(ws.att, Tc * qd, E, ws.xin, stream_); });
+        att_in = ws.xin;
+      }
+      timer_->run("gemm_attn_output", [&] { gemm(lw.attn_output, att_in, Tc, ws.x, true); });
+      timer_->run("rms_norm", [&] {
+        rms_norm(ws.x, lw.ffn_norm.data<float>(), c.rms_eps, Tc, d, E, ws.xin, stream_);
+      });
+      timer_->run("gemm_ffn_gate_up", [&] {
+        gemm(lw.ffn_gate, ws.xin, Tc, ws.gate, false);
+        gemm(lw.ffn_up, ws.xin, Tc, ws.up, false);
+      });
+      timer_->run("swiglu", [&] { swiglu(ws.gate, ws.up, Tc * f, E, ws.xin, stream_); });
+      timer_->run("gemm_ffn_down", [&] { gemm(lw.ffn_down, ws.xin, Tc, ws.x, true); });
+    }
+    last_row = Tc - 1;
+    if (logits_host == nullptr) continue;
+    for (int64_t r0 = 0; r0 < Tc; r0 += kLogitRows) {
+      const int64_t n = std::min(kLogitRows, Tc - r0);
+      timer_->run("rms_norm", [&] {
+        rms_norm(ws.x + r0 * d, w.output_norm.data<float>(), c.rms_eps, n, d, E, ws.xin, stream_);
+      });
+      timer_->run("gemm_output", [&] { gemm(w.output, ws.xin, n, ws.logits, false); });
+      copier_->to_host(logits_host + (c0 + r0) * v, ws.logits,
+                       static_cast<size_t>(n * v) * sizeof(float));
+    }
+  }
+  return last_row;
+}
+
+void CudaBackend::last_logits(const Weights& w, int64_t row) {
+  Workspace& ws = *ws_;
+  const ModelConfig& c = w.config;
+  timer_->run("matvec_output", [&] {
+    MatvecArgs a;
+    a.w[0] = w.output.raw();
+    a.rows[0] = c.vocab_size;
+    a.y[0] = ws.logits;
+    a.K = c.dim;
+    a.x = ws.x + row * c.dim;
+    a.norm_weight = w.output_norm.data<float>();
+    a.eps = c.rms_eps;
+    matvec(dtype(), a, stream_);
+  });
+}
+
+void CudaBackend::decode_body(const Weights& w, KVCache& cache) {
+  Workspace& ws = *ws_;
+  const ModelConfig& c = w.config;
+  const ElemType E = dtype();
+  const int64_t d = c.dim, h = c.n_heads, kvh = c.n_kv_heads, dh = c.head_dim, qd = h * dh,
+                kvd = kvh * dh, f = c.ffn_dim;
+  const int64_t* pos = &ws.state->pos;
+  timer_->run("embed", [&] { embed(E, w.token_embd.raw(), &ws.state->token, 1, d, ws.x, stream_); });
+  for (int64_t l = 0; l < c.n_layers; ++l) {
+    const LayerWeights& lw = w.layers[static_cast<size_t>(l)];
+    timer_->run("matvec_qkv", [&] {
+      MatvecArgs a;
+      a.w[0] = lw.attn_q.raw();
+      a.w[1] = lw.attn_k.raw();
+      a.w[2] = lw.attn_v.raw();
+      a.rows[0] = qd;
+      a.rows[1] = kvd;
+      a.rows[2] = kvd;
+      a.y[0] = ws.qkv;
+      a.y[1] = ws.qkv + qd;
+      a.y[2] = ws.qkv + qd + kvd;
+      a.n_mats = 3;
+      a.K = d;
+      a.x = ws.x;
+      a.norm_weight = lw.attn_norm.data<float>();
+      a.eps = c.rms_eps;
+      matvec(E, a, stream_);
+    });
+    timer_->run("qk_norm_rope", [&] {
+      QkvRope p{ws.qkv, ws.qkv + qd, ws.qkv + qd + kvd, 0, 0, 0, lw.attn_q_norm.data<float>(),
+                lw.attn_k_norm.data<float>(), const_cast<void*>(layer_plane(cache.k, l)),
+                const_cast<void*>(layer_plane(cache.v, l)), 1, h, kvh, dh, cache.context(),
+                c.rms_eps, c.rope_theta, 0, pos};
+      qk_norm_rope_store(E, p, stream_);
+    });
+    timer_->run("attention", [&] {
+      AttentionArgs a{ws.qkv, layer_plane(cache.k, l), layer_plane(cache.v, l), ws.att, 1, h, kvh,
+                      dh, cache.context(), 0, pos, ws.decode_splits, ws.partial, ws.counters};
+      attention(E, a, stream_);
+    });
+    timer_->run("matvec_attn_output", [&] {
+      MatvecArgs a;
+      a.w[0] = lw.attn_output.raw();
+      a.rows[0] = d;
+      a.y[0] = ws.x;
+      a.K = qd;
+      a.x = ws.att;
+      a.mode = MatvecMode::Add;
+      matvec(E, a, stream_);
+    });
+    timer_->run("matvec_ffn_gate_up", [&] {
+      MatvecArgs a;
+      a.w[0] = lw.ffn_gate.raw();
+      a.w[1] = lw.ffn_up.raw();
+      a.rows[0] = f;
+      a.y[0] = ws.act;
+      a.n_mats = 2;
+      a.K = d;
+      a.x = ws.x;
+      a.norm_weight = lw.ffn_norm.data<float>();
+      a.eps = c.rms_eps;
+      a.mode = MatvecMode::SwiGlu;
+      matvec(E, a, stream_);
+    });
+    timer_->run("matvec_ffn_down", [&] {
+      MatvecArgs a;
+      a.w[0] = lw.ffn_down.raw();
+      a.rows[0] = d;
+      a.y[0] = ws.x;
+      a.K = f;
+      a.x = ws.act;
+      a.mode = MatvecMode::Add;
+      matvec(E, a, stream_);
+    });
+  }
+  last_logits(w, 0);
+}
+
+void CudaBackend::pick(bool sampling, bool advance, unsigned long long cond) {
+  Workspace& ws = *ws_;
+  const int64_t v = ws.c.vocab_size;
+  if (sampling) {
+    timer_->run("sample", [&] {
+      pick_sample(ws.logits, v, ws.state, ws.out, advance, cond, ws.pick_scratch,
+                  ws.pick_scratch_bytes, stream_);
+    });
+  } else {
+    timer_->run("argmax", [&] {
+      pick_argmax(ws.logits, v, ws.state, ws.out, advance, cond, ws.pick_scratch, stream_);
+    });
+  }
+}
+
+void CudaBackend::decode_loop(const Weights& w, KVCache& cache, bool sampling) {
+  Workspace& ws = *ws_;
+  if (decode_mode_ == DecodeMode::Graph && !timer_->active()) {
+    // Graphs hold raw pointers: one is reused only for the very same weights, cache and
+    // workspace buffers.
+    std::vector<const void*> key{cache.k.raw(), cache.v.raw(), w.token_embd.raw(), w.output.raw(),
+                                 w.output_norm.raw(), reinterpret_cast<const void*>(ws.generation)};
+    for (const LayerWeights& lw : w.layers) {
+      for (const Array* a : {&lw.attn_norm, &lw.attn_q, &lw.attn_k, &lw.attn_v, &lw.attn_output,
+                             &lw.attn_q_norm, &lw.attn_k_norm, &lw.ffn_norm, &lw.ffn_gate,
+                             &lw.ffn_up, &lw.ffn_down}) {
+        key.push_back(a->raw());
+      }
+    }
+    // The norm epsilon and rope theta are baked into the graph's kernel arguments.
+    float scalars[2] = {w.config.rms_eps, w.config.rope_theta};
+    uint64_t bits = 0;
+    std::memcpy(&bits, scalars, sizeof(bits));
+    key.push_back(reinterpret_cast<const void*>(bits));
+    if (!graphs_) graphs_ = std::make_unique<GraphCache>();
+    GraphCache::Entry& e = graphs_->entries[sampling ? 1 : 0];
+    if (e.exec == nullptr || e.key != key) {
+      GraphCache::release(e);
+      try {
+        HH_CUDA_CHECK(cudaGraphCreate(&e.graph, 0));
+        cudaGraphConditionalHandle handle = 0;
+        HH_CUDA_CHECK(cudaGraphConditionalHandleCreate(&handle, e.graph, 0, 0));
+        // Node 1: the loop condition from the state (the first pick may already have stopped).
+        HH_CUDA_CHECK(cudaStreamBeginCaptureToGraph(stream_, e.graph, nullptr, nullptr, 0,
+                                                    cudaStreamCaptureModeThreadLocal));
+        try {
+          set_loop_condition(ws.state, handle, stream_);
+        } catch (...) {
+          cudaGraph_t g = nullptr;
+          cudaStreamEndCapture(stream_, &g);
+          throw;
+        }
+        cudaGraph_t captured = nullptr;
+        HH_CUDA_CHECK(cudaStreamEndCapture(stream_, &captured));
+        cudaGraphNode_t first = nullptr;
+        size_t n_nodes = 1;
+        HH_CUDA_CHECK(cudaGraphGetNodes(e.graph, &first, &n_nodes));
+        // Node 2: while (condition) { one decode step }.
+        cudaGraphNodeParams params{};
+        params.type = cudaGraphNodeTypeConditional;
+        params.conditional.handle = handle;
+        params.conditional.type = cudaGraphCondTypeWhile;
+        params.conditional.size = 1;
+        cudaGraphNode_t loop = nullptr;
+        HH_CUDA_CHECK(cudaGraphAddNode(&loop, e.graph, &first, nullptr, 1, &params));
+        cudaGraph_t body = params.conditional.phGraph_out[0];
+        HH_CUDA_CHECK(cudaStreamBeginCaptureToGraph(stream_, body, nullptr, nullptr, 0,
+                                                    cudaStreamCaptureModeThreadLocal));
+        try {
+          decode_body(w, cache);
+          pick(sampling, true, handle);
+        } catch (...) {
+          cudaGraph_t g = nullptr;
+          cudaStreamEndCapture(stream_, &g);
+          throw;
+        }
+        HH_CUDA_CHECK(cudaStreamEndCapture(stream_, &captured));
+        HH_CUDA_CHECK(cudaGraphInstantiate(&e.exec, e.graph, 0));
+        e.key = std::move(key);
+      } catch (const UsageError&) {
+        GraphCache::release(e);
+        throw;  // out of memory: the caller's business
+      } catch (const Error&) {
+        // No conditional nodes here (an old driver): drive the steps from the host instead.
+        GraphCache::release(e);
+        cudaGetLastError();
+        decode_mode_ = DecodeMode::Host;
+      }
+    }
+    if (e.exec != nullptr) {
+      HH_CUDA_CHECK(cudaGraphLaunch(e.exec, stream_));
+      return;
+    }
+  }
+  // Host-driven steps: one small read of the state per token (profiling, or no graph support).
+  for (;;) {
+    DecodeState st;
+    copier_->to_host(&st, ws.state, sizeof(st));
+    if (st.done) return;
+    decode_body(w, cache);
+    pick(sampling, true, 0);
+  }
+}
+
+std::vector<int64_t> CudaBackend::generate(const Weights& w, KVCache& cache, int64_t xsat,
+                                           std::span<const int64_t> xs, int64_t eos_token_id,
+                                           int64_t max_new_tokens,
+                                           const SamplingParams* sampling) {
+  check_call(w, cache, xsat, xs);
+  if (xs.empty()) fail_usage("gen needs at least one prompt token in xs");
+  HH_CUDA_CHECK(cudaSetDevice(device_));
+  const auto T = static_cast<int64_t>(xs.size());
+  const int64_t cs = cache.context();
+  // At most cs - (xsat + T) + 1 tokens: the last one returned is not yet in the cache.
+  const int64_t capacity = max_new_tokens <= 0 ? 0 : std::min(max_new_tokens, cs - (xsat + T) + 1);
+  Workspace& ws = workspace(w.config, cs, std::max<int64_t>(capacity, 1));
+  if (ws.tokens_capacity < T) {
+    ws.tokens_storage.reset();
+    ws.tokens_storage = allocate_device(static_cast<size_t>(T) * sizeof(int64_t), "prompt tokens");
+    ws.tokens = reinterpret_cast<int64_t*>(ws.tokens_storage->data());
+    ws.tokens_capacity = T;
+  }
+  copier_->to_device(ws.tokens, xs.data(), static_cast<size_t>(T) * sizeof(int64_t));
+
+  DecodeState st;
+  st.max_new = capacity;
+  st.eos = eos_token_id;
+  st.cs = cs;
+  if (sampling != nullptr) {
+    st.temperature = sampling->temperature;
+    st.top_p = sampling->top_p;
+    st.top_k = sampling->top_k;
+    st.seed = sampling->seed;
+  }
+  if (capacity == 0) {
+    // No tokens asked for, but gen still writes the prompt into the cache (DESIGN.md).
+    prefill(w, cache, xsat, T, nullptr);
+    HH_CUDA_CHECK(cudaStreamSynchronize(stream_));
+    timer_->flush();
+    return {};
+  }
+  if (T >= 2) {
+    st.pos = xsat + T;
+    copier_->to_device(ws.state, &st, sizeof(st));
+    const int64_t row = prefill(w, cache, xsat, T, nullptr);
+    last_logits(w, row);
+    pick(sampling != nullptr, false, 0);
+  } else {
+    st.token = xs[0];
+    st.pos = xsat;
+    copier_->to_device(ws.state, &st, sizeof(st));
+    decode_body(w, cache);
+    pick(sampling != nullptr, true, 0);
+  }
+  decode_loop(w, cache, sampling != nullptr);
+  copier_->to_host(&st, ws.state, sizeof(st));
+  timer_->flush();
+  if (st.error != 0) {
+    fail("sampling step {}: the logits give no finite distribution (NaN or infinite logits)",
+         st.error - 1);
+  }
+  std::vector<int64_t> out(static_cast<size_t>(st.n_out));
+  copier_->to_host(out.data(), ws.out, out.size() * sizeof(int64_t));
+  return out;
+}
+
+Array CudaBackend::logits(const Weights& w, KVCache& cache, int64_t xsat,
+                          std::span<const int64_t> xs) {
+  check_call(w, cache, xsat, xs);
+  HH_CUDA_CHECK(cudaSetDevice(device_));
+  const auto T = static_cast<int64_t>(xs.size());
+  const int64_t v = w.config.vocab_size;
+  Array out = Array::allocate(ElemType::F32, {T, v}, /*zero=*/false);
+  if (T == 0) return out;
+  Workspace& ws = workspace(w.config, cache.context(), 1);
+  if (ws.tokens_capacity < T) {
+    ws.tokens_storage.reset();
+    ws.tokens_storage = allocate_device(static_cast<size_t>(T) * sizeof(int64_t), "prompt tokens");
+    ws.tokens = reinterpret_cast<int64_t*>(ws.tokens_storage->data());
+    ws.tokens_capacity = T;
+  }
+  if (T == 1) {
+    DecodeState st;
+    st.token = xs[0];
+    st.pos = xsat;
+    st.cs = cache.context();
+    copier_->to_device(ws.state, &st, sizeof(st));
+    decode_body(w, cache);
+    copier_->to_host(out.data<float>(), ws.logits, static_cast<size_t>(v) * sizeof(float));
+  } else {
+    copier_->to_device(ws.tokens, xs.data(), static_cast<size_t>(T) * sizeof(int64_t));
+    prefill(w, cache, xsat, T, out.data<float>());
+  }
+  timer_->flush();
+  return out;
+}
+
+}  // namespace hh::cuda

@@ -1,0 +1,117 @@
+#pragma once
+// Device-side helpers shared by the kernel families: the model dtypes as C++ types, conversion
+// to and from f32, 16-byte packs, warp reductions, and the dispatch from an ElemType to a
+// template instantiation.
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include "engine/cuda/cuda_check.h"
+#include "values/elem_type.h"
+
+namespace hh::cuda {
+
+__device__ __forceinline__ float to_float(float x) { return x; }
+__device__ __forceinline__ float to_float(__half x) { return __half2float(x); }
+__device__ __forceinline__ float to_float(__nv_bfloat16 x) { return __bfloat162float(x); }
+
+template <typename E>
+__device__ __forceinline__ E from_float(float x);
+template <>
+__device__ __forceinline__ float from_float<float>(float x) {
+  return x;
+}
+template <>
+__device__ __forceinline__ __half from_float<__half>(float x) {
+  return __float2half_rn(x);
+}
+template <>
+__device__ __forceinline__ __nv_bfloat16 from_float<__nv_bfloat16>(float x) {
+  return __float2bfloat16_rn(x);
+}
+
+// Elements of E in one 16-byte load.
+template <typename E>
+inline constexpr int kPack = 16 / sizeof(E);
+
+// The kPack values of a 16-byte pack as f32.
+template <typename E>
+__device__ __forceinline__ void unpack(const uint4& u, float* out) {
+  if constexpr (sizeof(E) == 4) {
+    out[0] = __uint_as_float(u.x);
+    out[1] = __uint_as_float(u.y);
+    out[2] = __uint_as_float(u.z);
+    out[3] = __uint_as_float(u.w);
+  } else {
+    const uint32_t words[4] = {u.x, u.y, u.z, u.w};
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      if constexpr (std::is_same_v<E, __nv_bfloat16>) {
+        // bf16 widens by a shift: cheaper than the conversion intrinsics.
+        out[2 * i] = __uint_as_float(words[i] << 16);
+        out[2 * i + 1] = __uint_as_float(words[i] & 0xffff0000u);
+      } else {
+        const float2 f = __half22float2(*reinterpret_cast<const __half2*>(&words[i]));
+        out[2 * i] = f.x;
+        out[2 * i + 1] = f.y;
+      }
+    }
+  }
+}
+
+// Read-only 16-byte load that skips L1 allocation: weights are streamed once per token.
+__device__ __forceinline__ uint4 load_stream(const void* p) {
+  uint4 r;
+  asm volatile("ld.global.nc.L1::no_allocate.v4.u32 {%0, %1, %2, %3}, [%4];"
+               : "=r"(r.x), "=r"(r.y), "=r"(r.z), "=r"(r.w)
+               : "l"(p));
+  return r;
+}
+
+__device__ __forceinline__ float warp_sum(float x) {
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) x += __shfl_xor_sync(0xffffffffu, x, o);
+  return x;
+}
+
+__device__ __forceinline__ float warp_max(float x) {
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) x = fmaxf(x, __shfl_xor_sync(0xffffffffu, x, o));
+  return x;
+}
+
+// Sum over the block (blockDim.x a multiple of 32, at most 1024); every thread gets the result.
+// `scratch` holds 32 floats; each call begins with a barrier, so calls may reuse it.
+__device__ __forceinline__ float block_sum(float x, float* scratch) {
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, n_warps = blockDim.x >> 5;
+  x = warp_sum(x);
+  __syncthreads();
+  if (lane == 0) scratch[warp] = x;
+  __syncthreads();
+  x = lane < n_warps ? scratch[lane] : 0.0f;
+  return warp_sum(x);
+}
+
+// Calls f(E{}) for the CUDA type of a model dtype.
+template <typename F>
+void visit_dtype(ElemType type, F&& f) {
+  switch (type) {
+    case ElemType::F32:
+      f(float{});
+      return;
+    case ElemType::F16:
+      f(__half{});
+      return;
+    case ElemType::BF16:
+      f(__nv_bfloat16{});
+      return;
+    default:
+      throw_bad_dtype(type);
+  }
+}
+
+__host__ __device__ inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+}  // namespace hh::cuda

@@ -1,0 +1,141 @@
+#pragma once
+// Launchers of the CUDA backend's kernels, one family per .cu file. Activations are f32; weights
+// and the KV cache are in the model dtype E (f32, f16 or bf16), named by an ElemType and
+// dispatched to one templated kernel body per family. Every launcher enqueues on `stream` and
+// checks the launch; none synchronises, so all of them can be captured into a CUDA graph.
+// Decode launchers read the position (and token) from the device-side DecodeState, so one
+// captured graph serves every step.
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include "values/elem_type.h"
+
+namespace hh::cuda {
+
+// The decode loop's state, in device memory: what a replayed step reads and what the pick
+// kernel at its end updates, so that no step needs the host.
+struct DecodeState {
+  int64_t token = 0;    // input token of the next step
+  int64_t pos = 0;      // cache position of that token; after a pick, the next free position
+  int64_t n_out = 0;    // tokens emitted so far (they are in the output buffer)
+  int64_t max_new = 0;  // stop after this many tokens
+  int64_t eos = -1;     // stop after emitting this token
+  int64_t cs = 0;       // cache context: stop when pos reaches it
+  int64_t done = 0;     // set by the pick kernel when a stop rule holds
+  int64_t error = 0;    // 1 + the sampling step whose logits gave no finite distribution
+  // Sampling (the sample entry point); unused by greedy picks.
+  float temperature = 0.0f;
+  float top_p = 1.0f;
+  int64_t top_k = 0;
+  uint64_t seed = 0;
+};
+
+// ---- embedding.cu ----
+// out (T, d) f32 = rows tokens[t] of table (v, d) E; tokens in device memory.
+void embed(ElemType type, const void* table, const int64_t* tokens, int64_t T, int64_t d,
+           float* out, cudaStream_t stream);
+
+// ---- norm.cu ----
+// Each of `rows` rows of x (rows, n) f32: out = x * weight / sqrt(mean(x^2) + eps), written in
+// `out_type` (f32 for the next op, or E as the input of a tensor-core matrix product).
+void rms_norm(const float* x, const float* weight, float eps, int64_t rows, int64_t n,
+              ElemType out_type, void* out, cudaStream_t stream);
+
+// Qwen3's per-head RMSNorm of queries and keys fused with RoPE (NeoX pairs (i, i + dh/2),
+// angle (pos + t) * theta^(-2i/dh) in double as on the CPU) and the KV-cache update: for token
+// t < T, q (T rows of q_stride, h heads of dh) is normalised and rotated in place, k (kvh heads)
+// normalised, rotated and written to the cache at position pos + t, v copied there. The
+// position is *pos_dev when pos_dev is not null, else pos. Caches are (kvh, cs, dh) E planes of
+// one layer.
+struct QkvRope {
+  float* q;
+  const float* k;
+  const float* v;
+  int64_t q_stride, k_stride, v_stride;  // floats between tokens
+  const float* q_norm;                   // (dh) f32
+  const float* k_norm;                   // (dh) f32
+  void* k_cache;                         // (kvh, cs, dh) E
+  void* v_cache;                         // (kvh, cs, dh) E
+  int64_t T, h, kvh, dh, cs;
+  float eps, theta;
+  int64_t pos;
+  const int64_t* pos_dev;
+};
+void qk_norm_rope_store(ElemType type, const QkvRope& p, cudaStream_t stream);
+
+// ---- elementwise.cu ----
+// out (n) E = x (n) f32, rounded to nearest even.
+void convert_f32(const float* x, int64_t n, ElemType out_type, void* out, cudaStream_t stream);
+// out (n) in out_type = silu(gate) * up, from f32 gate and up.
+void swiglu(const float* gate, const float* up, int64_t n, ElemType out_type, void* out,
+            cudaStream_t stream);
+
+// ---- matvec.cu ----
+// The decode matrix-vector products (one token) over weights as stored, with 16-byte loads.
+// Up to three matrices of one width K are read in one launch (Q, K and V); each gets its own
+// output. With norm_weight set, the input is RMS-normalised on the fly (the block's norm is
+// fused into the product). Modes: Store y = W·x; Add y += W·x (the residual connection);
+// SwiGlu y = silu(W0·x) * (W1·x) (gate and up in one pass, W0 and W1 of the same rows).
+enum class MatvecMode { Store, Add, SwiGlu };
+struct MatvecArgs {
+  const void* w[3] = {nullptr, nullptr, nullptr};  // (rows[i], K) E
+  int64_t rows[3] = {0, 0, 0};
+  float* y[3] = {nullptr, nullptr, nullptr};  // (rows[i]) f32
+  int n_mats = 1;
+  int64_t K = 0;
+  const float* x = nullptr;            // (K) f32
+  const float* norm_weight = nullptr;  // (K) f32 or null
+  float eps = 0.0f;
+  MatvecMode mode = MatvecMode::Store;
+};
+void matvec(ElemType type, const MatvecArgs& args, cudaStream_t stream);
+// Bytes of dynamic shared memory the matvec kernels need at width K; throws UsageError when the
+// device cannot give that much.
+void check_matvec_width(int64_t K);
+
+// ---- attention.cu ----
+// Causal grouped-query attention over one layer's cache, flash style (online softmax over
+// tiles of keys), for T query tokens at positions pos + t (pos from *pos_dev when set): query
+// head j reads kv head j / (h / kvh) at positions [0, pos + t]. q (T, h, dh) f32 already
+// normalised and rotated; out (T, h, dh) f32. Long caches are split over `splits` blocks per
+// head group whose partial results the last block to finish merges.
+struct AttentionArgs {
+  const float* q;
+  const void* k_cache;  // (kvh, cs, dh) E
+  const void* v_cache;  // (kvh, cs, dh) E
+  float* out;
+  int64_t T, h, kvh, dh, cs;
+  int64_t pos;
+  const int64_t* pos_dev;
+  int splits;
+  float* partial;     // scratch of attention_scratch_floats() floats
+  unsigned* counter;  // scratch of attention_counters() zeroed counters (left zeroed)
+};
+// How many splits suit T tokens over a cache of cs positions on this GPU.
+int attention_splits(int64_t T, int64_t h, int64_t kvh, int64_t cs, int sm_count);
+size_t attention_scratch_floats(int64_t T, int64_t h, int64_t kvh, int64_t dh, int splits);
+size_t attention_counters(int64_t T, int64_t h, int64_t kvh);
+// Throws UsageError for a head width or group size the kernel does not take.
+void check_attention_shape(int64_t h, int64_t kvh, int64_t dh);
+void attention(ElemType type, const AttentionArgs& args, cudaStream_t stream);
+
+// ---- sampling.cu ----
+// Greedy pick of the decode loop: argmax of logits (v) (first index on ties, NaN never wins),
+// then the bookkeeping of DESIGN.md's gen: out[n_out++] = token; with `advance` the position
+// moves past the step's input first; done when token == eos, n_out == max_new or pos == cs.
+// When `cond` is non-zero (inside a graph with a while node) the loop condition is set to !done.
+// Scratch: argmax_scratch_bytes(v).
+void pick_argmax(const float* logits, int64_t v, DecodeState* state, int64_t* out, bool advance,
+                 unsigned long long cond, void* scratch, cudaStream_t stream);
+size_t argmax_scratch_bytes(int64_t v);
+// Sampling pick (Sampler's rules: temperature, top_k, top_p, uniform_random(seed, step)) with
+// the same bookkeeping. Scratch: sample_scratch_bytes(v).
+void pick_sample(const float* logits, int64_t v, DecodeState* state, int64_t* out, bool advance,
+                 unsigned long long cond, void* scratch, size_t scratch_bytes,
+                 cudaStream_t stream);
+size_t sample_scratch_bytes(int64_t v);
+// Sets the while node's condition to !state->done (the first node of the decode graph).
+void set_loop_condition(const DecodeState* state, unsigned long long cond, cudaStream_t stream);
+
+}  // namespace hh::cuda
