@@ -4,11 +4,14 @@
 //   hh_bench --benchmark_filter=Attention   attention over the KV cache at a few lengths
 //   HH_BENCH_MODEL=q06-f16.gguf HH_BENCH_DTYPE=f16 hh_bench --benchmark_filter=0p6B
 //       decode: gen with 1 prompt token and 128 new tokens (tokens/s, GB/s of weights per token);
-//       prefill: 512 prompt tokens (tokens/s). HH_BENCH_THREADS overrides the thread count.
+//       prefill: 512 prompt tokens (tokens/s). HH_BENCH_THREADS overrides the thread count;
+//       HH_BENCH_PROFILE=1 prints the time per cost centre (matmul, attention, ...) to stderr.
 #include <benchmark/benchmark.h>
 #include <omp.h>
 
+#include <cstdio>
 #include <cstdlib>
+#include <map>
 #include <random>
 
 #include "engine/cpu/cpu_backend.h"
@@ -96,17 +99,50 @@ void BM_Attention(benchmark::State& state, ElemType type) {
 HH_DTYPE_BENCH(BM_Matvec, f32, ElemType::F32) HH_MATVEC_SHAPES->UseRealTime();
 HH_DTYPE_BENCH(BM_Matvec, f16, ElemType::F16) HH_MATVEC_SHAPES->UseRealTime();
 HH_DTYPE_BENCH(BM_Matvec, bf16, ElemType::BF16) HH_MATVEC_SHAPES->UseRealTime();
-HH_DTYPE_BENCH(BM_Prefill, f32, ElemType::F32)->Args({3072, 1024})->Args({1024, 3072})->UseRealTime();
-HH_DTYPE_BENCH(BM_Prefill, f16, ElemType::F16)->Args({3072, 1024})->Args({1024, 3072})->UseRealTime();
-HH_DTYPE_BENCH(BM_Prefill, bf16, ElemType::BF16)->Args({3072, 1024})->Args({1024, 3072})->UseRealTime();
+HH_DTYPE_BENCH(BM_Prefill, f32, ElemType::F32)
+    ->Args({3072, 1024})
+    ->Args({1024, 3072})
+    ->UseRealTime();
+HH_DTYPE_BENCH(BM_Prefill, f16, ElemType::F16)
+    ->Args({3072, 1024})
+    ->Args({1024, 3072})
+    ->UseRealTime();
+HH_DTYPE_BENCH(BM_Prefill, bf16, ElemType::BF16)
+    ->Args({3072, 1024})
+    ->Args({1024, 3072})
+    ->UseRealTime();
 HH_DTYPE_BENCH(BM_Attention, f16, ElemType::F16)
-    ->Args({128, 1})->Args({1024, 1})->Args({4096, 1})->Args({0, 512})->UseRealTime();
+    ->Args({128, 1})
+    ->Args({1024, 1})
+    ->Args({4096, 1})
+    ->Args({0, 512})
+    ->UseRealTime();
 HH_DTYPE_BENCH(BM_Attention, f32, ElemType::F32)->Args({1024, 1})->Args({0, 512})->UseRealTime();
 
 // End to end on a real model file (HH_BENCH_MODEL); skipped without one.
 struct ModelFixture {
   std::unique_ptr<CpuBackend> backend;
   std::shared_ptr<Weights> weights;
+  Profiler profiler;
+  const char* label = "";
+
+  ~ModelFixture() {
+    if (!profiler.active()) return;
+    std::map<std::string, std::pair<int64_t, int64_t>> total;  // name -> (count, microseconds)
+    int64_t all = 0;
+    for (const auto& e : profiler.events()) {
+      auto& [count, us] = total[e.name];
+      ++count;
+      us += e.end_us - e.start_us;
+      all += e.end_us - e.start_us;
+    }
+    std::fprintf(stderr, "%s cost centres:\n", label);
+    for (const auto& [name, cu] : total) {
+      std::fprintf(stderr, "  %-12s %8lld calls %10.1f ms %5.1f%%\n", name.c_str(),
+                   static_cast<long long>(cu.first), static_cast<double>(cu.second) / 1e3,
+                   100.0 * static_cast<double>(cu.second) / static_cast<double>(all));
+    }
+  }
   bool load(benchmark::State& state) {
     const char* path = std::getenv("HH_BENCH_MODEL");
     if (!path) {
@@ -117,6 +153,10 @@ struct ModelFixture {
     EngineOptions options;
     options.dtype = parse_model_dtype(dtype ? dtype : "f16");
     options.threads = bench_threads();
+    if (std::getenv("HH_BENCH_PROFILE")) {
+      profiler.set_active(true);
+      options.profiler = &profiler;
+    }
     backend = std::make_unique<CpuBackend>(options);
     weights = backend->load(path);
     return true;
@@ -129,6 +169,7 @@ struct ModelFixture {
 
 void BM_Gen0p6B(benchmark::State& state) {
   ModelFixture m;
+  m.label = "gen";
   if (!m.load(state)) return;
   const int64_t n_new = 128;
   auto kv = m.cache(n_new + 1);
@@ -137,7 +178,8 @@ void BM_Gen0p6B(benchmark::State& state) {
   for (auto _ : state) {
     tokens += static_cast<int64_t>(m.backend->gen(*m.weights, *kv, 0, prompt, -1, n_new).size());
   }
-  state.counters["tokens/s"] = benchmark::Counter(static_cast<double>(tokens), benchmark::Counter::kIsRate);
+  state.counters["tokens/s"] =
+      benchmark::Counter(static_cast<double>(tokens), benchmark::Counter::kIsRate);
   // Every decoded token reads all weights once (the tied output counted once).
   state.counters["GB/s"] = benchmark::Counter(
       static_cast<double>(tokens) * static_cast<double>(m.weights->weight_bytes()) / 1e9,
@@ -148,6 +190,7 @@ BENCHMARK(BM_Gen0p6B)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(
 
 void BM_Prefill0p6B(benchmark::State& state) {
   ModelFixture m;
+  m.label = "prefill";
   if (!m.load(state)) return;
   const int64_t T = state.range(0);
   auto kv = m.cache(T);
@@ -158,10 +201,16 @@ void BM_Prefill0p6B(benchmark::State& state) {
     // the output projection, as llama-bench's pp test does.
     benchmark::DoNotOptimize(m.backend->gen(*m.weights, *kv, 0, prompt, -1, 1));
   }
-  state.counters["tokens/s"] = benchmark::Counter(
-      static_cast<double>(T) * static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+  state.counters["tokens/s"] =
+      benchmark::Counter(static_cast<double>(T) * static_cast<double>(state.iterations()),
+                         benchmark::Counter::kIsRate);
 }
-BENCHMARK(BM_Prefill0p6B)->Arg(512)->Arg(64)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(3);
+BENCHMARK(BM_Prefill0p6B)
+    ->Arg(512)
+    ->Arg(64)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime()
+    ->Iterations(3);
 
 }  // namespace
 }  // namespace hh

@@ -24,8 +24,7 @@ void ForwardBackend::check_call(const Weights& w, const KVCache& cache, int64_t 
   const auto T = static_cast<int64_t>(xs.size());
   if (xsat < 0) fail_usage("xsat is {}; positions start at 0", xsat);
   if (xsat > cache.context() || T > cache.context() - xsat) {
-    fail_usage("xsat ({}) + {} tokens exceeds the cache context cs ({})", xsat, T,
-               cache.context());
+    fail_usage("xsat ({}) + {} tokens exceeds the cache context cs ({})", xsat, T, cache.context());
   }
   for (int64_t i = 0; i < T; ++i) {
     const int64_t id = xs[static_cast<size_t>(i)];
@@ -84,10 +83,9 @@ std::vector<int64_t> ForwardBackend::sample(const Weights& w, KVCache& cache, in
                                             int64_t max_new_tokens,
                                             const SamplingParams& sampling) {
   Sampler sampler(sampling);  // checks the parameters before the cache is touched
-  return generate(w, cache, xsat, xs, eos_token_id, max_new_tokens,
-                  [&](std::span<const float> logits, uint64_t step) {
-                    return sampler.pick(logits, step);
-                  });
+  return generate(
+      w, cache, xsat, xs, eos_token_id, max_new_tokens,
+      [&](std::span<const float> logits, uint64_t step) { return sampler.pick(logits, step); });
 }
 
 Array ForwardBackend::logits(const Weights& w, KVCache& cache, int64_t xsat,

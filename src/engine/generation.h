@@ -17,8 +17,7 @@ class ForwardBackend : public Backend {
   std::vector<int64_t> sample(const Weights& w, KVCache& cache, int64_t xsat,
                               std::span<const int64_t> xs, int64_t eos_token_id,
                               int64_t max_new_tokens, const SamplingParams& sampling) final;
-  Array logits(const Weights& w, KVCache& cache, int64_t xsat,
-               std::span<const int64_t> xs) final;
+  Array logits(const Weights& w, KVCache& cache, int64_t xsat, std::span<const int64_t> xs) final;
 
  protected:
   // Runs `tokens` at positions pos.. through the model (their keys and values go into the

@@ -11,7 +11,8 @@ KVCache make_host_kv_cache(int64_t b, int64_t kvh, int64_t cs, int64_t dh, ElemT
   }
   // Array::allocate checks the element count for overflow and throws UsageError naming the
   // size when the memory is not there.
-  return KVCache{Array::allocate(dtype, {b, kvh, cs, dh}), Array::allocate(dtype, {b, kvh, cs, dh})};
+  return KVCache{Array::allocate(dtype, {b, kvh, cs, dh}),
+                 Array::allocate(dtype, {b, kvh, cs, dh})};
 }
 
 void validate_kv_cache(const KVCache& cache) {

@@ -30,8 +30,8 @@ std::string Profiler::take_report_json() {
   {
     std::lock_guard lock(mutex_);
     for (const auto& e : events_) {
-      events.push_back({{"name", e.name}, {"start", e.start_us}, {"end", e.end_us},
-                        {"details", e.details}});
+      events.push_back(
+          {{"name", e.name}, {"start", e.start_us}, {"end", e.end_us}, {"details", e.details}});
     }
     events_.clear();
   }

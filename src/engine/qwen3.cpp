@@ -22,7 +22,7 @@ void transformer_layer(Qwen3Ops& ops, const ModelConfig& c, const LayerWeights& 
   ops.rope(a.k, T, kvh, dh, pos, c.rope_theta);
   ops.store_kv(a.k, a.v, cache, layer, pos, T);
   ops.attention(a.q, cache, layer, pos, T, h, a.att);  // (T, h*dh)
-  ops.matmul(a.att, T, lw.attn_output, a.xn);           // (T, d)
+  ops.matmul(a.att, T, lw.attn_output, a.xn);          // (T, d)
   ops.add(a.x, a.xn, T * d);
 
   ops.rms_norm(a.x, lw.ffn_norm, c.rms_eps, T, d, a.xn);

@@ -36,12 +36,11 @@ class Qwen3Ops {
   // y (T, rows of w) = x (T, cols of w) times w (rows, cols) transposed.
   virtual void matmul(const float* x, int64_t T, const Array& w, float* y) = 0;
   // RoPE (NeoX layout) of x (T, heads, dh) in place; token t is at position pos + t.
-  virtual void rope(float* x, int64_t T, int64_t heads, int64_t dh, int64_t pos,
-                    float theta) = 0;
+  virtual void rope(float* x, int64_t T, int64_t heads, int64_t dh, int64_t pos, float theta) = 0;
   // Writes k, v (T, kvh*dh) into the cache of `layer` at positions pos..pos+T-1, in the cache's
   // dtype.
-  virtual void store_kv(const float* k, const float* v, KVCache& cache, int64_t layer,
-                        int64_t pos, int64_t T) = 0;
+  virtual void store_kv(const float* k, const float* v, KVCache& cache, int64_t layer, int64_t pos,
+                        int64_t T) = 0;
   // Causal grouped-query attention: out (T, h*dh) for queries q (T, h*dh) at positions pos + t,
   // over the cache of `layer` at positions [0, pos + t]; query head j reads kv head j/(h/kvh).
   virtual void attention(const float* q, const KVCache& cache, int64_t layer, int64_t pos,

@@ -72,10 +72,10 @@ int64_t Sampler::pick(std::span<const float> logits, uint64_t step) {
     std::partial_sort(order_.begin(), order_.begin() + n, order_.end(), before);
   }
   double total = 0.0;
-  for (int64_t i = 0; i < n; ++i) total += weight_[static_cast<size_t>(order_[static_cast<size_t>(i)])];
+  for (int64_t i = 0; i < n; ++i)
+    total += weight_[static_cast<size_t>(order_[static_cast<size_t>(i)])];
   if (!(total > 0.0) || !std::isfinite(total)) {
-    fail("sampling step {}: the logits give no finite distribution (NaN or infinite logits)",
-         step);
+    fail("sampling step {}: the logits give no finite distribution (NaN or infinite logits)", step);
   }
 
   // Nucleus: the fewest most likely candidates whose mass reaches top_p. Only as many are
@@ -90,8 +90,7 @@ int64_t Sampler::pick(std::span<const float> logits, uint64_t step) {
     int64_t sorted = 0;
     for (int64_t m = std::min<int64_t>(n, 64); sorted < n; m = std::min(n, 2 * m)) {
       if (!presorted) {
-        std::partial_sort(order_.begin() + sorted, order_.begin() + m, order_.begin() + n,
-                          before);
+        std::partial_sort(order_.begin() + sorted, order_.begin() + m, order_.begin() + n, before);
       }
       for (; sorted < m && cumulative < target; ++sorted) {
         cumulative += weight_[static_cast<size_t>(order_[static_cast<size_t>(sorted)])];

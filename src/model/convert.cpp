@@ -3,55 +3,101 @@
 #include <algorithm>
 #include <cstring>
 
+#if defined(HH_HAVE_AVX2_KERNELS)
+#include <cpuid.h>
+#endif
+
 #include "util/error.h"
 #include "util/half.h"
 
 namespace hh {
+
+#if defined(HH_HAVE_AVX2_KERNELS)
+namespace model_simd {  // convert_avx2.cpp
+void f16_to_f32_f16c(const std::byte* in, float* out, int64_t n);
+void f32_to_f16_f16c(const float* in, std::byte* out, int64_t n);
+}  // namespace model_simd
+#endif
+
 namespace {
 
-constexpr int64_t kQ8Block = 32;              // elements per Q8_0 block
-constexpr int64_t kQ8BlockBytes = 34;         // f16 scale + 32 int8
-constexpr int64_t kChunk = int64_t{1} << 16;  // elements per parallel work item (a Q8_0 multiple)
+constexpr int64_t kQ8Block = 32;       // elements per Q8_0 block
+constexpr int64_t kQ8BlockBytes = 34;  // f16 scale + 32 int8
+// Elements per parallel work item, and per pass through the f32 staging buffer (both whole
+// Q8_0 blocks).
+constexpr int64_t kChunk = int64_t{1} << 16;
+constexpr int64_t kBlock = 1024;
 
-// One dispatch on the stored type per chunk keeps the inner loops branch-free.
-template <typename Out, typename Round>
-void convert_range(GgmlType type, const std::byte* src, Out* dst, int64_t begin, int64_t end,
-                   Round round) {
+// F16C, AVX and the OS saving YMM state (XCR0 bits 1 and 2), from CPUID.
+bool cpu_has_f16c() {
+#if defined(HH_HAVE_AVX2_KERNELS)
+  static const bool has = [] {
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return false;
+    const bool osxsave = c & (1u << 27), avx = c & (1u << 28), f16c = c & (1u << 29);
+    if (!(osxsave && avx && f16c)) return false;
+    unsigned lo = 0, hi = 0;
+    __asm__("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return (lo & 6u) == 6u;
+  }();
+  return has;
+#else
+  return false;
+#endif
+}
+
+// out[0, n) = elements [first, first + n) of `src` stored as `type`, in f32.
+void decode(GgmlType type, const std::byte* src, int64_t first, int64_t n, float* out) {
   switch (type) {
     case GgmlType::F32:
-      for (int64_t i = begin; i < end; ++i) dst[i] = round(load_unaligned<float>(src + 4 * i));
+      std::memcpy(out, src + 4 * first, static_cast<size_t>(n) * 4);
       return;
     case GgmlType::F16:
-      for (int64_t i = begin; i < end; ++i) {
-        dst[i] = round(f16_to_f32(load_unaligned<uint16_t>(src + 2 * i)));
-      }
+#if defined(HH_HAVE_AVX2_KERNELS)
+      if (cpu_has_f16c()) return model_simd::f16_to_f32_f16c(src + 2 * first, out, n);
+#endif
+      for (int64_t i = 0; i < n; ++i)
+        out[i] = f16_to_f32(load_unaligned<uint16_t>(src + 2 * (first + i)));
       return;
     case GgmlType::BF16:
-      for (int64_t i = begin; i < end; ++i) {
-        dst[i] = round(bf16_to_f32(load_unaligned<uint16_t>(src + 2 * i)));
-      }
+      for (int64_t i = 0; i < n; ++i)
+        out[i] = bf16_to_f32(load_unaligned<uint16_t>(src + 2 * (first + i)));
       return;
     case GgmlType::Q8_0:
-      // Chunks start on block boundaries, so whole blocks: one scale load per 32 elements.
-      for (int64_t b = begin; b < end; b += kQ8Block) {
-        const std::byte* block = src + (b / kQ8Block) * kQ8BlockBytes;
+      // `first` and `n` are whole blocks: one scale load per 32 elements.
+      for (int64_t b = 0; b < n; b += kQ8Block) {
+        const std::byte* block = src + (first + b) / kQ8Block * kQ8BlockBytes;
         const float scale = f16_to_f32(load_unaligned<uint16_t>(block));
         for (int64_t j = 0; j < kQ8Block; ++j) {
-          dst[b + j] = round(scale * static_cast<float>(static_cast<int8_t>(block[2 + j])));
+          out[b + j] = scale * static_cast<float>(static_cast<int8_t>(block[2 + j]));
         }
       }
       return;
   }
 }
 
-template <typename Out, typename Round>
-void convert_all(GgmlType type, const std::byte* src, Out* dst, int64_t count, Round round) {
-  const int64_t chunks = (count + kChunk - 1) / kChunk;
-#pragma omp parallel for schedule(static) if (chunks > 1)
-  for (int64_t c = 0; c < chunks; ++c) {
-    convert_range(type, src, dst, c * kChunk, std::min(count, (c + 1) * kChunk), round);
+}  // namespace
+
+void encode_f32(const float* in, int64_t n, ElemType type, std::byte* out) {
+  switch (type) {
+    case ElemType::F32:
+      std::memcpy(out, in, static_cast<size_t>(n) * 4);
+      return;
+    case ElemType::F16:
+#if defined(HH_HAVE_AVX2_KERNELS)
+      if (cpu_has_f16c()) return model_simd::f32_to_f16_f16c(in, out, n);
+#endif
+      for (int64_t i = 0; i < n; ++i) store_unaligned<uint16_t>(out + 2 * i, f32_to_f16(in[i]));
+      return;
+    case ElemType::BF16:
+      for (int64_t i = 0; i < n; ++i) store_unaligned<uint16_t>(out + 2 * i, f32_to_bf16(in[i]));
+      return;
+    default:
+      fail_usage("cannot store model tensors as {}", elem_name(type));
   }
 }
+
+namespace {
 
 size_t stored_bytes(GgmlType type, int64_t count) {
   switch (type) {
@@ -91,20 +137,20 @@ void convert_elements(GgmlType src_type, const std::byte* src, ElemType dst_type
     std::memcpy(dst, src, stored_bytes(src_type, count));
     return;
   }
-  switch (dst_type) {
-    case ElemType::F32:
-      convert_all(src_type, src, reinterpret_cast<float*>(dst), count, [](float x) { return x; });
-      return;
-    case ElemType::F16:
-      convert_all(src_type, src, reinterpret_cast<uint16_t*>(dst), count,
-                  [](float x) { return f32_to_f16(x); });
-      return;
-    case ElemType::BF16:
-      convert_all(src_type, src, reinterpret_cast<uint16_t*>(dst), count,
-                  [](float x) { return f32_to_bf16(x); });
-      return;
-    default:
-      fail_usage("cannot convert model tensors to {}", elem_name(dst_type));
+  if (!is_model_dtype(dst_type)) {
+    fail_usage("cannot convert model tensors to {}", elem_name(dst_type));
+  }
+  const size_t out_size = elem_size(dst_type);
+  const int64_t chunks = (count + kChunk - 1) / kChunk;
+#pragma omp parallel for schedule(static) if (chunks > 1)
+  for (int64_t c = 0; c < chunks; ++c) {
+    float staging[kBlock];
+    const int64_t end = std::min(count, (c + 1) * kChunk);
+    for (int64_t i = c * kChunk; i < end; i += kBlock) {
+      const int64_t n = std::min(kBlock, end - i);
+      decode(src_type, src, i, n, staging);
+      encode_f32(staging, n, dst_type, dst + static_cast<size_t>(i) * out_size);
+    }
   }
 }
 

@@ -27,6 +27,9 @@ struct StoredTensor {
 void convert_elements(GgmlType src_type, const std::byte* src, ElemType dst_type, std::byte* dst,
                       int64_t count);
 
+// out (n elements of `type`: F32, F16 or BF16, any alignment) = in (n), rounded to nearest even.
+void encode_f32(const float* in, int64_t n, ElemType type, std::byte* out);
+
 // The tensor as an Array of `dtype` with the tensor's shape (see the file comment).
 Array stored_to_array(const StoredTensor& tensor, ElemType dtype);
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "model/convert.h"
 #include "util/error.h"
 #include "util/half.h"
 
@@ -23,36 +24,26 @@ struct Planned {
   Kind kind;
 };
 
-template <typename Out, typename Round>
-void fill_values(Out* out, int64_t count, uint64_t key, float scale, float offset, Round round) {
-  constexpr int64_t kChunk = int64_t{1} << 16;
+// out = offset + scale * noise, as `type`, computed in blocks of f32 then stored.
+void fill_tensor(std::byte* out, ElemType type, int64_t count, uint64_t key, float scale,
+                 float offset) {
+  constexpr int64_t kChunk = int64_t{1} << 16;  // per parallel work item
+  constexpr int64_t kBlock = 1024;              // per staging pass
+  const size_t out_size = elem_size(type);
   const int64_t chunks = (count + kChunk - 1) / kChunk;
 #pragma omp parallel for schedule(static) if (chunks > 1)
   for (int64_t c = 0; c < chunks; ++c) {
+    float staging[kBlock];
     const int64_t end = std::min(count, (c + 1) * kChunk);
-    for (int64_t i = c * kChunk; i < end; ++i) {
-      out[i] = round(offset + scale * random_normal(key, static_cast<uint64_t>(i)));
+    for (int64_t i = c * kChunk; i < end; i += kBlock) {
+      const int64_t n = std::min(kBlock, end - i);
+      for (int64_t j = 0; j < n; ++j) {
+        // Kept as two roundings (no FMA contraction) so every build writes the same file.
+        const float scaled = scale * random_normal(key, static_cast<uint64_t>(i + j));
+        staging[j] = scaled + offset;
+      }
+      encode_f32(staging, n, type, out + static_cast<size_t>(i) * out_size);
     }
-  }
-}
-
-void fill_tensor(std::byte* out, ElemType type, int64_t count, uint64_t key, float scale,
-                 float offset) {
-  switch (type) {
-    case ElemType::F32:
-      fill_values(reinterpret_cast<float*>(out), count, key, scale, offset,
-                  [](float x) { return x; });
-      return;
-    case ElemType::F16:
-      fill_values(reinterpret_cast<uint16_t*>(out), count, key, scale, offset,
-                  [](float x) { return f32_to_f16(x); });
-      return;
-    case ElemType::BF16:
-      fill_values(reinterpret_cast<uint16_t*>(out), count, key, scale, offset,
-                  [](float x) { return f32_to_bf16(x); });
-      return;
-    default:
-      fail_usage("random model: {} is not a model dtype", elem_name(type));
   }
 }
 

@@ -192,9 +192,10 @@ class Parser {
     fail_here(fmt::format("encountered unknown tag '{}'", tag));
   }
 
-  StmtPtr parse_if(StmtPtr s) {
+  // `{% if` (the keyword still to skip) or `{% elif` (already consumed by subparse).
+  StmtPtr parse_if(StmtPtr s, bool skip_keyword = true) {
     const uint32_t opened = s->offset;
-    next();
+    if (skip_keyword) next();
     s->kind = StmtKind::If;
     s->expr = parse_tuple(false, false, {}, false);
     expect_block_end();
@@ -204,7 +205,7 @@ class Parser {
       auto elif = std::make_unique<Stmt>();
       elif->offset = toks_[pos_ - 1].offset;
       DepthGuard guard(*this, elif->offset);
-      s->else_body.push_back(parse_if(std::move(elif)));  // consumes up to its endif
+      s->else_body.push_back(parse_if(std::move(elif), false));  // consumes up to its endif
       return s;
     }
     if (end == "else") {

@@ -2,7 +2,11 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
+#include <cstring>
+#include <limits>
 #include <mutex>
+#include <unordered_map>
 
 #include "text/utf8.h"
 #include "util/error.h"
@@ -73,7 +77,106 @@ std::optional<std::string> byte_level_decode(std::string_view text) {
   return out;
 }
 
+// ---- hash tables ----
+
+uint32_t VocabTable::hash_of(std::string_view text) {
+  uint64_t h = 0xCBF29CE484222325ull;  // FNV-1a: tokens are short, and it mixes well enough
+  for (const char c : text) h = (h ^ static_cast<uint8_t>(c)) * 0x100000001B3ull;
+  return static_cast<uint32_t>(h ^ (h >> 32));
+}
+
+void VocabTable::reserve(size_t entries, size_t bytes) {
+  arena_.reserve(bytes);
+  size_t capacity = 16;
+  while (capacity < entries * 2) capacity *= 2;
+  if (capacity <= slots_.size()) return;
+  std::vector<Slot> old = std::move(slots_);
+  slots_.assign(capacity, Slot{});
+  for (const Slot& s : old) {
+    if (s.id < 0) continue;
+    for (size_t i = s.hash & (capacity - 1);; i = (i + 1) & (capacity - 1)) {
+      if (slots_[i].id < 0) {
+        slots_[i] = s;
+        break;
+      }
+    }
+  }
+}
+
+void VocabTable::grow() { reserve(std::max<size_t>(size_ + 1, slots_.size()), 0); }
+
+bool VocabTable::insert(std::string_view text, TokenId id) {
+  if ((size_ + 1) * 2 > slots_.size()) grow();
+  if (arena_.size() + text.size() > std::numeric_limits<uint32_t>::max()) {
+    throw UsageError("tokenizer: vocabulary strings exceed 4 GiB");
+  }
+  const uint32_t hash = hash_of(text);
+  const size_t mask = slots_.size() - 1;
+  for (size_t i = hash & mask;; i = (i + 1) & mask) {
+    Slot& s = slots_[i];
+    if (s.id < 0) {
+      s = Slot{hash, static_cast<uint32_t>(arena_.size()), static_cast<uint32_t>(text.size()), id};
+      arena_.append(text);
+      ++size_;
+      return true;
+    }
+    if (s.hash == hash && std::string_view(arena_).substr(s.offset, s.length) == text) return false;
+  }
+}
+
+std::optional<TokenId> VocabTable::find(std::string_view text) const {
+  if (slots_.empty()) return std::nullopt;
+  const uint32_t hash = hash_of(text);
+  const size_t mask = slots_.size() - 1;
+  for (size_t i = hash & mask;; i = (i + 1) & mask) {
+    const Slot& s = slots_[i];
+    if (s.id < 0) return std::nullopt;
+    if (s.hash == hash && s.length == text.size() &&
+        std::memcmp(arena_.data() + s.offset, text.data(), text.size()) == 0) {
+      return s.id;
+    }
+  }
+}
+
+void MergeTable::reserve(size_t merges) {
+  size_t capacity = 16;
+  while (capacity < merges * 2) capacity *= 2;
+  if (capacity <= slots_.size()) return;
+  std::vector<Slot> old = std::move(slots_);
+  slots_.assign(capacity, Slot{});
+  mask_ = capacity - 1;
+  shift_ = 64 - std::countr_zero(capacity);
+  for (const Slot& s : old) {
+    if (s.key == kEmpty) continue;
+    size_t i = index_of(s.key);
+    while (slots_[i].key != kEmpty) i = (i + 1) & mask_;
+    slots_[i] = s;
+  }
+}
+
+void MergeTable::grow() { reserve(std::max<size_t>(size_ + 1, slots_.size())); }
+
+bool MergeTable::insert(TokenId left, TokenId right, Merge merge) {
+  if ((size_ + 1) * 2 > slots_.size()) grow();
+  const uint64_t key = key_of(left, right);
+  size_t i = index_of(key);
+  while (slots_[i].key != kEmpty) {
+    if (slots_[i].key == key) return false;
+    i = (i + 1) & mask_;
+  }
+  slots_[i] = Slot{key, merge};
+  ++size_;
+  return true;
+}
+
 // ---- model ----
+
+namespace {
+struct StringHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+}  // namespace
 
 struct BpeModel::Cache {
   std::mutex mutex;
@@ -85,7 +188,10 @@ BpeModel::~BpeModel() = default;
 BpeModel::BpeModel(BpeModel&&) noexcept = default;
 BpeModel& BpeModel::operator=(BpeModel&&) noexcept = default;
 
-void BpeModel::add_token(std::string text, TokenId id) { vocab_.try_emplace(std::move(text), id); }
+void BpeModel::reserve(size_t tokens, size_t merges) {
+  vocab_.reserve(tokens, tokens * 8);
+  merges_.reserve(merges);
+}
 
 void BpeModel::add_merge(std::string_view left, std::string_view right, const std::string& where) {
   const auto l = find(left);
@@ -94,16 +200,15 @@ void BpeModel::add_merge(std::string_view left, std::string_view right, const st
     fail_format("{}: merge \"{} {}\" names a token that is not in the vocabulary ('{}')", where,
                 left, right, l ? right : left);
   }
-  std::string joined;
-  joined.reserve(left.size() + right.size());
-  joined.append(left).append(right);
+  std::string& joined = join_buffer_;
+  joined.assign(left).append(right);
   const auto merged = find(joined);
   if (!merged) {
     fail_format("{}: merge \"{} {}\" gives '{}', which is not in the vocabulary", where, left,
                 right, joined);
   }
   // A repeated merge keeps its first (better) rank.
-  merges_.try_emplace(pair_key(*l, *r), Merge{static_cast<int32_t>(merges_.size()), *merged});
+  merges_.insert(*l, *r, {static_cast<int32_t>(merges_.size()), *merged});
 }
 
 void BpeModel::finish() {
@@ -112,17 +217,6 @@ void BpeModel::finish() {
     const auto id = find(t.spelled[b]);
     byte_ids_[b] = id ? *id : -1;
   }
-}
-
-std::optional<TokenId> BpeModel::find(std::string_view text) const {
-  const auto it = vocab_.find(text);
-  if (it == vocab_.end()) return std::nullopt;
-  return it->second;
-}
-
-const BpeModel::Merge* BpeModel::find_merge(TokenId left, TokenId right) const {
-  const auto it = merges_.find(pair_key(left, right));
-  return it == merges_.end() ? nullptr : &it->second;
 }
 
 void BpeModel::encode_word(std::string_view bytes, Scratch& scratch,
@@ -188,7 +282,7 @@ void BpeModel::merge_symbols(Scratch& scratch) const {
     if (pos < 0) return;
     const int32_t next = symbols[pos].next;
     if (next < 0) return;
-    const Merge* m = find_merge(symbols[pos].id, symbols[next].id);
+    const MergeTable::Merge* m = merges_.find(symbols[pos].id, symbols[next].id);
     if (m == nullptr) return;
     heap.push_back({m->rank, pos, symbols[pos].id, symbols[next].id, m->merged});
     std::push_heap(heap.begin(), heap.end(), worse);

@@ -9,7 +9,6 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 namespace hh {
@@ -27,9 +26,66 @@ std::string byte_level_encode(std::string_view bytes);
 // (such tokens decode to their own UTF-8 text, as tokenizers' ByteLevel decoder does).
 std::optional<std::string> byte_level_decode(std::string_view text);
 
-struct StringHash {
-  using is_transparent = void;
-  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+// Vocabulary strings to ids: the strings in one arena, open addressing with linear probing on a
+// flat slot array (one cache miss per lookup, no allocation per entry), which matters for both
+// load time (150k entries) and the merge loop.
+class VocabTable {
+ public:
+  void reserve(size_t entries, size_t bytes);
+  // Inserts `text` -> `id` unless `text` is present; returns whether it was inserted.
+  bool insert(std::string_view text, TokenId id);
+  std::optional<TokenId> find(std::string_view text) const;
+  size_t size() const { return size_; }
+
+ private:
+  struct Slot {
+    uint32_t hash = 0;
+    uint32_t offset = 0;  // into arena_
+    uint32_t length = 0;
+    TokenId id = -1;      // -1: empty
+  };
+  static uint32_t hash_of(std::string_view text);
+  void grow();
+  std::string arena_;
+  std::vector<Slot> slots_;
+  size_t size_ = 0;
+};
+
+// (left id, right id) -> (rank, merged id), open addressing on a flat array.
+class MergeTable {
+ public:
+  struct Merge {
+    int32_t rank;
+    TokenId merged;
+  };
+  void reserve(size_t merges);
+  bool insert(TokenId left, TokenId right, Merge merge);  // keeps an existing entry
+  const Merge* find(TokenId left, TokenId right) const {
+    if (slots_.empty()) return nullptr;
+    const uint64_t key = key_of(left, right);
+    for (size_t i = index_of(key);; i = (i + 1) & mask_) {
+      const Slot& s = slots_[i];
+      if (s.key == key) return &s.merge;
+      if (s.key == kEmpty) return nullptr;
+    }
+  }
+  size_t size() const { return size_; }
+
+ private:
+  static constexpr uint64_t kEmpty = ~uint64_t{0};  // ids are below 2^31, so no real key
+  struct Slot {
+    uint64_t key = kEmpty;
+    Merge merge{};
+  };
+  static uint64_t key_of(TokenId left, TokenId right) {
+    return uint64_t{static_cast<uint32_t>(left)} << 32 | static_cast<uint32_t>(right);
+  }
+  size_t index_of(uint64_t key) const { return (key * 0x9E3779B97F4A7C15ull) >> shift_; }
+  void grow();
+  std::vector<Slot> slots_;
+  size_t mask_ = 0;
+  int shift_ = 64;
+  size_t size_ = 0;
 };
 
 class BpeModel {
@@ -39,8 +95,10 @@ class BpeModel {
   BpeModel(BpeModel&&) noexcept;
   BpeModel& operator=(BpeModel&&) noexcept;
 
+  // Room for `tokens` vocabulary entries and `merges` merges (saves rehashing while loading).
+  void reserve(size_t tokens, size_t merges);
   // Vocabulary entry; a repeated string keeps its first id. Call before add_merge().
-  void add_token(std::string text, TokenId id);
+  void add_token(std::string_view text, TokenId id) { vocab_.insert(text, id); }
   // The next merge in rank order. Throws FormatError naming `where` when a side or the merged
   // string is not in the vocabulary (as tokenizers does).
   void add_merge(std::string_view left, std::string_view right, const std::string& where);
@@ -49,7 +107,7 @@ class BpeModel {
   // Builds the byte table; call once all tokens are added.
   void finish();
 
-  std::optional<TokenId> find(std::string_view text) const;
+  std::optional<TokenId> find(std::string_view text) const { return vocab_.find(text); }
   size_t vocab_entries() const { return vocab_.size(); }
   size_t merges() const { return merges_.size(); }
 
@@ -77,18 +135,11 @@ class BpeModel {
   void encode_word(std::string_view bytes, Scratch& scratch, std::vector<TokenId>& out) const;
 
  private:
-  struct Merge {
-    int32_t rank;
-    TokenId merged;
-  };
-  static uint64_t pair_key(TokenId left, TokenId right) {
-    return uint64_t{static_cast<uint32_t>(left)} << 32 | static_cast<uint32_t>(right);
-  }
-  const Merge* find_merge(TokenId left, TokenId right) const;
   void merge_symbols(Scratch& scratch) const;
 
-  std::unordered_map<std::string, TokenId, StringHash, std::equal_to<>> vocab_;
-  std::unordered_map<uint64_t, Merge> merges_;
+  VocabTable vocab_;
+  MergeTable merges_;
+  std::string join_buffer_;  // add_merge's scratch
   TokenId byte_ids_[256];  // id of each byte's single-character token, -1 when absent
   bool ignore_merges_ = false;
 

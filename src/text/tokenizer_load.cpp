@@ -252,6 +252,10 @@ Tokenizer TokenizerBuilder::from_json(std::string_view json, const std::string& 
   if (!vocab.is_object()) f.fail("model.vocab", "must be an object of token: id");
   if (vocab.empty()) f.fail("model.vocab", "is empty");
   t.entries_.reserve(vocab.size());
+  {
+    const Json* merges = f.optional(model, "merges");
+    t.bpe_.reserve(vocab.size(), merges != nullptr && merges->is_array() ? merges->size() : 0);
+  }
   for (const auto& [text, id_value] : vocab.items()) {
     const TokenId id = f.id(id_value, fmt::format("model.vocab[\"{}\"]", text));
     t.bpe_.add_token(text, id);
@@ -399,6 +403,7 @@ Tokenizer TokenizerBuilder::from_gguf(const GgufFile& gguf) {
     }
   }
   t.entries_.resize(n);
+  if (const GgufValue* m = gguf.find("tokenizer.ggml.merges")) t.bpe_.reserve(n, m->array.size());
   for (size_t i = 0; i < n; ++i) {
     const auto id = static_cast<TokenId>(i);
     const std::string& text = tokens.array[i].string_value;

@@ -122,7 +122,8 @@ TEST_F(Generation, RejectsTokenIdsOutsideTheVocabulary) {
   }
   // Nothing was written: the cache is still all zero.
   const auto* bytes = kv->k.raw();
-  EXPECT_TRUE(std::all_of(bytes, bytes + kv->k.bytes(), [](std::byte b) { return b == std::byte{0}; }));
+  EXPECT_TRUE(
+      std::all_of(bytes, bytes + kv->k.bytes(), [](std::byte b) { return b == std::byte{0}; }));
 }
 
 TEST_F(Generation, RejectsACacheOfAnotherShapeOrDtype) {
@@ -180,8 +181,9 @@ TEST_F(Generation, SamplingIsDeterministicPerSeed) {
 
 TEST_F(Generation, GreedyCasesOfSampleEqualGen) {
   const std::vector<int64_t> greedy = gen(prompt_, -1, 12);
-  for (const SamplingParams& p : {SamplingParams{0.0f, 0, 1.0f, 5}, SamplingParams{1.3f, 1, 1.0f, 5},
-                                  SamplingParams{1.0f, 0, 1e-7f, 5}}) {
+  for (const SamplingParams& p :
+       {SamplingParams{0.0f, 0, 1.0f, 5}, SamplingParams{1.3f, 1, 1.0f, 5},
+        SamplingParams{1.0f, 0, 1e-7f, 5}}) {
     auto kv = cache(64);
     EXPECT_EQ(backend_->sample(*weights_, *kv, 0, prompt_, -1, 12, p), greedy)
         << p.temperature << " " << p.top_k << " " << p.top_p;
@@ -190,9 +192,10 @@ TEST_F(Generation, GreedyCasesOfSampleEqualGen) {
 
 TEST_F(Generation, RejectsBadSamplingParameters) {
   auto kv = cache(16);
-  for (const SamplingParams& p : {SamplingParams{-1.0f, 0, 1.0f, 0}, SamplingParams{NAN, 0, 1.0f, 0},
-                                  SamplingParams{1.0f, -2, 1.0f, 0}, SamplingParams{1.0f, 0, 0.0f, 0},
-                                  SamplingParams{1.0f, 0, 1.5f, 0}}) {
+  for (const SamplingParams& p :
+       {SamplingParams{-1.0f, 0, 1.0f, 0}, SamplingParams{NAN, 0, 1.0f, 0},
+        SamplingParams{1.0f, -2, 1.0f, 0}, SamplingParams{1.0f, 0, 0.0f, 0},
+        SamplingParams{1.0f, 0, 1.5f, 0}}) {
     EXPECT_NE(usage_error([&] { backend_->sample(*weights_, *kv, 0, prompt_, -1, 3, p); }), "");
   }
 }

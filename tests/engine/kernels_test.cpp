@@ -78,10 +78,19 @@ TEST_P(Kernels, RowsToF32IsExact) {
 TEST_P(Kernels, F32ToRoundsLikeScalarConversions) {
   std::vector<float> x = random_floats(203, rng, 100.0);
   // Halfway cases, subnormals, overflow, infinities and NaN.
-  const float specials[] = {1.0f + 1.0f / 2048, 1.0f + 3.0f / 2048, 65520.0f, -1e-7f, 3e-8f,
-                            INFINITY, -INFINITY, NAN, std::bit_cast<float>(0x3f808000u),
-                            std::bit_cast<float>(0x3f818000u), std::bit_cast<float>(0x7f7fffffu),
-                            0.0f, -0.0f};
+  const float specials[] = {1.0f + 1.0f / 2048,
+                            1.0f + 3.0f / 2048,
+                            65520.0f,
+                            -1e-7f,
+                            3e-8f,
+                            INFINITY,
+                            -INFINITY,
+                            NAN,
+                            std::bit_cast<float>(0x3f808000u),
+                            std::bit_cast<float>(0x3f818000u),
+                            std::bit_cast<float>(0x7f7fffffu),
+                            0.0f,
+                            -0.0f};
   for (size_t i = 0; i < std::size(specials); ++i) x[i * 3] = specials[i];
   std::vector<uint16_t> out(x.size());
   k().f32_to(x.data(), static_cast<int64_t>(x.size()), ElemType::F16, out.data());
@@ -147,7 +156,8 @@ TEST_P(Kernels, RmsNormMatchesReference) {
     for (float v : x) ss += static_cast<double>(v) * v;
     const double scale = 1.0 / std::sqrt(ss / n + 1e-6);
     k().rms_norm(x.data(), w.data(), 1e-6f, n, out.data());
-    for (int64_t i = 0; i < n; ++i) EXPECT_NEAR(out[i], x[i] * scale * w[i], 1e-5 * std::fabs(x[i] * scale * w[i]) + 1e-7);
+    for (int64_t i = 0; i < n; ++i)
+      EXPECT_NEAR(out[i], x[i] * scale * w[i], 1e-5 * std::fabs(x[i] * scale * w[i]) + 1e-7);
     k().rms_norm(x.data(), w.data(), 1e-6f, n, x.data());  // in place
     for (int64_t i = 0; i < n; ++i) EXPECT_EQ(x[i], out[i]);
   }
@@ -211,7 +221,7 @@ TEST_P(Ops, MatmulMatchesReferenceOnBothPaths) {
   CpuOps ops(*GetParam(), 2, nullptr);
   for (ElemType type : kDtypes) {
     for (int64_t T : {1, 5, 9}) {
-      const int64_t R = 300, K = 1000;  // f16/bf16: 128-row tiles, the last one ragged
+      const int64_t R = 300, K = 1000;  // sgemm tiles of 160 and 140 rows
       Array w = random_array(type, {R, K}, rng, 1.0);
       std::vector<float> x = random_floats(T * K, rng), y(static_cast<size_t>(T * R));
       ops.matmul(x.data(), T, w, y.data());
@@ -250,7 +260,8 @@ TEST_P(Ops, AttentionMatchesReference) {
         std::vector<double> s(static_cast<size_t>(n));
         double m = -INFINITY, sum = 0;
         for (int64_t p = 0; p < n; ++p) {
-          for (int64_t i = 0; i < dh; ++i) s[p] += q[(t * heads + j) * dh + i] * at(cache.k, g, p, i);
+          for (int64_t i = 0; i < dh; ++i)
+            s[p] += q[(t * heads + j) * dh + i] * at(cache.k, g, p, i);
           s[p] /= 4.0;  // sqrt(dh)
           m = std::max(m, s[p]);
         }

@@ -33,8 +33,8 @@ class Forward : public ::testing::TestWithParam<Case> {
     options.dtype = GetParam().dtype;
     options.threads = 2;
     backend_ = std::make_unique<CpuBackend>(options, *GetParam().kernels);
-    weights_ = backend_->adopt(test::random_weights(test::tiny_config(GetParam().tied),
-                                                    GetParam().dtype, 1234));
+    weights_ = backend_->adopt(
+        test::random_weights(test::tiny_config(GetParam().tied), GetParam().dtype, 1234));
   }
   double tolerance() const { return GetParam().dtype == ElemType::F32 ? 1e-4 : 2e-2; }
   std::shared_ptr<KVCache> cache(int64_t cs) {
@@ -88,8 +88,8 @@ TEST_P(Forward, PromptExtensionEqualsTheFullPass) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Cpu, Forward, ::testing::ValuesIn(cases()), [](const auto& info) {
-  return std::string(info.param.kernels->name) + "_" +
-         std::string(elem_name(info.param.dtype)) + (info.param.tied ? "_tied" : "_untied");
+  return std::string(info.param.kernels->name) + "_" + std::string(elem_name(info.param.dtype)) +
+         (info.param.tied ? "_tied" : "_untied");
 });
 
 // Greedy tokens in f32 (16-bit caches may flip near-ties, so only f32 is compared token by

@@ -31,7 +31,8 @@ TEST(UniformRandom, InRangeAndKeyedBySeedAndStep) {
 // Frequencies of `draws` picks from `logits`.
 std::vector<double> frequencies(Sampler& s, const std::vector<float>& logits, int draws) {
   std::vector<int> count(logits.size(), 0);
-  for (int i = 0; i < draws; ++i) ++count[static_cast<size_t>(s.pick(logits, static_cast<uint64_t>(i)))];
+  for (int i = 0; i < draws; ++i)
+    ++count[static_cast<size_t>(s.pick(logits, static_cast<uint64_t>(i)))];
   std::vector<double> f;
   for (int c : count) f.push_back(static_cast<double>(c) / draws);
   return f;
@@ -82,7 +83,8 @@ TEST(Sampler, TopPKeepsTheSmallestSetReachingIt) {
 
 TEST(Sampler, GreedySettingsAreArgmax) {
   const std::vector<float> logits = {0.5f, 2.0f, 2.0f, -1.0f};
-  for (const SamplingParams& p : {SamplingParams{0.0f, 0, 1.0f, 1}, SamplingParams{2.0f, 1, 1.0f, 1}}) {
+  for (const SamplingParams& p :
+       {SamplingParams{0.0f, 0, 1.0f, 1}, SamplingParams{2.0f, 1, 1.0f, 1}}) {
     Sampler s(p);
     for (uint64_t i = 0; i < 50; ++i) EXPECT_EQ(s.pick(logits, i), 1);
   }

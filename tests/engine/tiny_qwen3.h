@@ -195,8 +195,8 @@ class ReferenceQwen3 {
     const int64_t dh = c_.head_dim, half = dh / 2;
     std::vector<double> y = rms_norm(x, weight, off, dh);
     for (int64_t i = 0; i < half; ++i) {
-      const double angle = static_cast<double>(pos) *
-                           std::pow(static_cast<double>(c_.rope_theta), -2.0 * i / dh);
+      const double angle =
+          static_cast<double>(pos) * std::pow(static_cast<double>(c_.rope_theta), -2.0 * i / dh);
       const double a = y[i], b = y[i + half];
       x[off + i] = a * std::cos(angle) - b * std::sin(angle);
       x[off + i + half] = a * std::sin(angle) + b * std::cos(angle);

@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <bit>
 #include <cmath>
 #include <filesystem>
 
@@ -309,6 +310,44 @@ TEST(Gguf, Q8_0DequantisesLikeTheScalarFormula) {
                             : dst == ElemType::F16 ? f16_to_f32(f32_to_f16(want))
                                                    : bf16_to_f32(f32_to_bf16(want));
       EXPECT_EQ(got, rounded) << elem_name(dst) << " element " << i;
+    }
+  }
+}
+
+// The SIMD paths (F16C where the CPU has it) must round exactly like util/half.h, so files and
+// loaded weights do not depend on the machine.
+TEST(Convert, F16MatchesScalarRoundingBitForBit) {
+  std::vector<uint16_t> all(65536);
+  for (uint32_t i = 0; i < all.size(); ++i) all[i] = static_cast<uint16_t>(i);
+  std::vector<float> wide(all.size());
+  convert_elements(GgmlType::F16, reinterpret_cast<const std::byte*>(all.data()), ElemType::F32,
+                   reinterpret_cast<std::byte*>(wide.data()), 65536);
+  for (uint32_t i = 0; i < all.size(); ++i) {
+    const float want = f16_to_f32(all[i]);
+    if (std::isnan(want)) {
+      EXPECT_TRUE(std::isnan(wide[i])) << i;
+    } else {
+      ASSERT_EQ(std::bit_cast<uint32_t>(wide[i]), std::bit_cast<uint32_t>(want)) << i;
+    }
+  }
+  // Ties, subnormals, overflow and a spread of ordinary values, each as f16 and bf16.
+  std::vector<float> in = {0.0f,     -0.0f,    65504.0f, 65519.0f, 65520.0f, -1e6f,
+                           INFINITY, 5.96e-8f, 2.98e-8f, 2.99e-8f, 6.1e-5f,  1.0f + 1.0f / 2048};
+  for (uint32_t x = 0x33000000u; x < 0x47800000u; x += 0x1357u)
+    in.push_back(std::bit_cast<float>(x));
+  uint64_t state = 1;
+  for (int i = 0; i < 100000; ++i) {
+    state = state * 6364136223846793005ull + 1442695040888963407ull;
+    in.push_back(std::bit_cast<float>(static_cast<uint32_t>(state >> 32) & 0xbfffffffu));
+  }
+  std::vector<uint16_t> out(in.size());
+  for (ElemType type : {ElemType::F16, ElemType::BF16}) {
+    encode_f32(in.data(), static_cast<int64_t>(in.size()), type,
+               reinterpret_cast<std::byte*>(out.data()));
+    for (size_t i = 0; i < in.size(); ++i) {
+      if (std::isnan(in[i])) continue;
+      ASSERT_EQ(out[i], type == ElemType::F16 ? f32_to_f16(in[i]) : f32_to_bf16(in[i]))
+          << elem_name(type) << " of " << in[i];
     }
   }
 }

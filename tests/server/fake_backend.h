@@ -21,6 +21,8 @@ class FakeBackend final : public Backend {
 
   bool fail_next_run = false;  // the next gen/logits/sample throws after writing the cache
   int calls = 0;
+  // The fuzzer keeps allocations small (libFuzzer treats a huge malloc as a crash).
+  int64_t max_cache_elements = int64_t{1} << 40;
 
   std::string name() const override { return "fake"; }
   ElemType dtype() const override { return dtype_; }
@@ -38,6 +40,7 @@ class FakeBackend final : public Backend {
   }
 
   std::shared_ptr<KVCache> init_cache(int64_t b, int64_t kvh, int64_t cs, int64_t dh) override {
+    if (b > max_cache_elements / kvh / cs / dh) fail_usage("fake cache too large");
     return std::make_shared<KVCache>(make_host_kv_cache(b, kvh, cs, dh, dtype_));
   }
 

@@ -62,8 +62,8 @@ void CpuOps::store_kv(const float* k, const float* v, KVCache& cache, int64_t la
   }
 }
 
-void CpuOps::attention(const float* q, const KVCache& cache, int64_t layer, int64_t pos,
-                       int64_t T, int64_t heads, float* out) {
+void CpuOps::attention(const float* q, const KVCache& cache, int64_t layer, int64_t pos, int64_t T,
+                       int64_t heads, float* out) {
   ProfileScope scope(profiler_, cost::kAttention);
   const int64_t kvh = cache.n_kv_heads(), cs = cache.context(), dh = cache.head_dim();
   const int64_t group = heads / kvh;

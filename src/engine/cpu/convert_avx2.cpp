@@ -42,8 +42,8 @@ void f32_to(const float* x, int64_t n, ElemType type, void* out) {
     }
     const __m256i bits = _mm256_castps_si256(v);
     const __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(bits, 16), one);
-    const __m256i r = _mm256_srli_epi32(
-        _mm256_add_epi32(bits, _mm256_add_epi32(round_bias, lsb)), 16);
+    const __m256i r =
+        _mm256_srli_epi32(_mm256_add_epi32(bits, _mm256_add_epi32(round_bias, lsb)), 16);
     // Pack 8 x u32 (each < 65536) to 8 x u16; packus works per 128-bit lane, so fix the order.
     const __m256i packed = _mm256_permute4x64_epi64(_mm256_packus_epi32(r, r), 0xd8);
     _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + i), _mm256_castsi256_si128(packed));

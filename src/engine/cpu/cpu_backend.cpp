@@ -4,8 +4,7 @@
 
 namespace hh {
 
-CpuBackend::CpuBackend(const EngineOptions& options)
-    : CpuBackend(options, cpu::best_kernels()) {}
+CpuBackend::CpuBackend(const EngineOptions& options) : CpuBackend(options, cpu::best_kernels()) {}
 
 CpuBackend::CpuBackend(const EngineOptions& options, const cpu::KernelTable& kernels)
     : ForwardBackend(options), ops_(kernels, options.threads, options.profiler) {
@@ -26,13 +25,15 @@ std::shared_ptr<Weights> CpuBackend::adopt(Weights weights) {
   validate_weights(weights);
   // Host weights are used where they are (an mmap'ed file or a restored data file): only a
   // tensor in device memory would need moving, and the CPU cannot read that.
-  const auto on_device = [](const Array& a) { return a.valid() && a.space() == MemorySpace::Device; };
-  bool device = on_device(weights.token_embd) || on_device(weights.output) ||
-                on_device(weights.output_norm);
+  const auto on_device = [](const Array& a) {
+    return a.valid() && a.space() == MemorySpace::Device;
+  };
+  bool device =
+      on_device(weights.token_embd) || on_device(weights.output) || on_device(weights.output_norm);
   for (const LayerWeights& l : weights.layers) {
-    for (const Array* a : {&l.attn_norm, &l.attn_q, &l.attn_k, &l.attn_v, &l.attn_output,
-                           &l.attn_q_norm, &l.attn_k_norm, &l.ffn_norm, &l.ffn_gate, &l.ffn_up,
-                           &l.ffn_down}) {
+    for (const Array* a :
+         {&l.attn_norm, &l.attn_q, &l.attn_k, &l.attn_v, &l.attn_output, &l.attn_q_norm,
+          &l.attn_k_norm, &l.ffn_norm, &l.ffn_gate, &l.ffn_up, &l.ffn_down}) {
       device = device || on_device(*a);
     }
   }

@@ -24,14 +24,14 @@ bool cpu_has_avx2_fma_f16c() {
   return b & (1u << 5);
 }
 
-const KernelTable kAvx2 = {"avx2",        avx2::matvec,  avx2::rows_to_f32, avx2::f32_to,
+const KernelTable kAvx2 = {"avx2",          avx2::matvec,  avx2::rows_to_f32, avx2::f32_to,
                            avx2::axpy_rows, avx2::softmax, avx2::rms_norm,    avx2::rope,
-                           avx2::swiglu,  avx2::add};
+                           avx2::swiglu,    avx2::add};
 #endif
 
-const KernelTable kPortable = {"portable",         portable::matvec,  portable::rows_to_f32,
+const KernelTable kPortable = {"portable",         portable::matvec,    portable::rows_to_f32,
                                portable::f32_to,   portable::axpy_rows, portable::softmax,
-                               portable::rms_norm, portable::rope,    portable::swiglu,
+                               portable::rms_norm, portable::rope,      portable::swiglu,
                                portable::add};
 
 }  // namespace

@@ -14,9 +14,10 @@ namespace {
 
 // From this many tokens on, sgemm beats T matrix-vector passes (measured in bench/NOTES-cpu.md).
 constexpr int64_t kBlasMinTokens = 8;
-// f32 elements of one converted weight tile: big enough for sgemm to run near its peak, small
-// enough to stay in a core's L2 together with its packed panels.
-constexpr int64_t kTileElems = 128 * 1024;
+// Largest weight tile (f32 elements, 4 MB) that a thread converts for one sgemm call. Each call
+// re-packs the activations x (T, K), so tiles should be wide; bounded so the scratch stays
+// small next to the model.
+constexpr int64_t kMaxTileElems = 1 << 20;
 
 template <typename W>
 void matvec_t(const MatView& w, int64_t r0, int64_t r1, const float* x, int64_t T, int64_t ldx,
@@ -43,9 +44,8 @@ void matvec_t(const MatView& w, int64_t r0, int64_t r1, const float* x, int64_t 
 namespace portable {
 void matvec(const MatView& w, int64_t r0, int64_t r1, const float* x, int64_t T, int64_t ldx,
             float* y, int64_t ldy) {
-  visit_model_dtype(w.type, [&](auto tag) {
-    matvec_t<decltype(tag)>(w, r0, r1, x, T, ldx, y, ldy);
-  });
+  visit_model_dtype(w.type,
+                    [&](auto tag) { matvec_t<decltype(tag)>(w, r0, r1, x, T, ldx, y, ldy); });
 }
 }  // namespace portable
 
@@ -66,15 +66,17 @@ void CpuOps::matmul_view(const float* x, int64_t T, const MatView& w, float* y) 
     }
     return;
   }
+  // Equal tiles, a multiple of the thread count of them, each within kMaxTileElems.
   const bool convert = w.type != ElemType::F32;
-  const int64_t tile = convert ? std::max<int64_t>(16, kTileElems / K / 16 * 16)
-                               : std::max<int64_t>(16, (R + 4 * threads_ - 1) / (4 * threads_));
-  const int64_t n_tiles = (R + tile - 1) / tile;
+  int64_t n_tiles = std::max<int64_t>(threads_, (R * K + kMaxTileElems - 1) / kMaxTileElems);
+  n_tiles = (n_tiles + threads_ - 1) / threads_ * threads_;
+  const int64_t tile = ((R + n_tiles - 1) / n_tiles + 15) / 16 * 16;
+  n_tiles = (R + tile - 1) / tile;
 #pragma omp parallel num_threads(threads_)
   {
-    float* buf = convert ? thread_scratch(omp_get_thread_num(), static_cast<size_t>(tile * K))
-                         : nullptr;
-#pragma omp for schedule(dynamic, 1)
+    float* buf =
+        convert ? thread_scratch(omp_get_thread_num(), static_cast<size_t>(tile * K)) : nullptr;
+#pragma omp for schedule(static, 1)
     for (int64_t i = 0; i < n_tiles; ++i) {
       const int64_t r0 = i * tile, r1 = std::min(R, r0 + tile);
       const float* b = buf;

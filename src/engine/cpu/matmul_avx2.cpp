@@ -76,9 +76,8 @@ void matvec_t(const MatView& w, int64_t r0, int64_t r1, const float* x, int64_t 
 
 void matvec(const MatView& w, int64_t r0, int64_t r1, const float* x, int64_t T, int64_t ldx,
             float* y, int64_t ldy) {
-  visit_model_dtype(w.type, [&](auto tag) {
-    matvec_t<decltype(tag)>(w, r0, r1, x, T, ldx, y, ldy);
-  });
+  visit_model_dtype(w.type,
+                    [&](auto tag) { matvec_t<decltype(tag)>(w, r0, r1, x, T, ldx, y, ldy); });
 }
 
 }  // namespace hh::cpu::avx2

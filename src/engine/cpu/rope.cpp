@@ -28,8 +28,8 @@ void CpuOps::rope(float* x, int64_t T, int64_t heads, int64_t dh, int64_t pos, f
     rope_cos_.resize(static_cast<size_t>(T * half));
     rope_sin_.resize(static_cast<size_t>(T * half));
     for (int64_t i = 0; i < half; ++i) {
-      const double freq = std::pow(static_cast<double>(theta), -2.0 * static_cast<double>(i) /
-                                                                  static_cast<double>(dh));
+      const double freq = std::pow(static_cast<double>(theta),
+                                   -2.0 * static_cast<double>(i) / static_cast<double>(dh));
       for (int64_t t = 0; t < T; ++t) {
         const double angle = static_cast<double>(pos + t) * freq;
         rope_cos_[static_cast<size_t>(t * half + i)] = static_cast<float>(std::cos(angle));

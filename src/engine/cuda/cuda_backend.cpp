@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "engine/cuda/cuda_check.h"
+#include "engine/cuda/cuda_workspace.h"
 #include "engine/sampler.h"
 #include "model/loader.h"
 

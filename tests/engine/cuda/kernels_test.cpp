@@ -1,0 +1,429 @@
+// Each CUDA kernel family against a CPU reference in double precision, on random inputs of
+// shapes that take every code path (16-byte and element loads, 1/2/4 warps per row, split and
+// unsplit attention); outputs are poisoned first so an unwritten element fails. Skipped where no
+// GPU is present.
+#ifdef HH_HAVE_CUDA
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "engine/cuda/cuda_test_util.h"
+#include "engine/cuda/kernels.h"
+#include "engine/sampler.h"
+#include "util/half.h"
+
+namespace hh {
+namespace {
+
+using test::DeviceBuffer;
+
+const ElemType kDtypes[] = {ElemType::F32, ElemType::F16, ElemType::BF16};
+
+// Values rounded to `type`, as raw bytes, and the rounded values as double.
+struct Encoded {
+  std::vector<uint8_t> bytes;
+  std::vector<double> values;
+};
+
+Encoded encode(ElemType type, const std::vector<float>& x) {
+  Encoded e;
+  e.bytes.resize(x.size() * elem_size(type));
+  e.values.resize(x.size());
+  for (size_t i = 0; i < x.size(); ++i) {
+    if (type == ElemType::F32) {
+      std::memcpy(&e.bytes[i * 4], &x[i], 4);
+      e.values[i] = x[i];
+    } else {
+      const uint16_t b = type == ElemType::F16 ? f32_to_f16(x[i]) : f32_to_bf16(x[i]);
+      std::memcpy(&e.bytes[i * 2], &b, 2);
+      e.values[i] = type == ElemType::F16 ? f16_to_f32(b) : bf16_to_f32(b);
+    }
+  }
+  return e;
+}
+
+double decode_at(ElemType type, const std::vector<uint8_t>& bytes, size_t i) {
+  if (type == ElemType::F32) return load_unaligned<float>(&bytes[i * 4]);
+  const auto b = load_unaligned<uint16_t>(&bytes[i * 2]);
+  return type == ElemType::F16 ? f16_to_f32(b) : bf16_to_f32(b);
+}
+
+std::vector<float> random_floats(size_t n, std::mt19937_64& rng, double std = 1.0,
+                                 double mean = 0.0) {
+  std::normal_distribution<double> dist(mean, std);
+  std::vector<float> v(n);
+  for (float& x : v) x = static_cast<float>(dist(rng));
+  return v;
+}
+
+double rel_error(const std::vector<float>& got, const std::vector<double>& want) {
+  double diff = 0, norm = 0;
+  for (size_t i = 0; i < want.size(); ++i) {
+    if (!std::isfinite(got[i])) return INFINITY;
+    diff += (got[i] - want[i]) * (got[i] - want[i]);
+    norm += want[i] * want[i];
+  }
+  return std::sqrt(diff / norm);
+}
+
+std::vector<double> ref_rms_norm(const std::vector<float>& x, const std::vector<float>& w,
+                                 size_t row, size_t n, double eps) {
+  double ss = 0;
+  for (size_t i = 0; i < n; ++i) ss += double(x[row * n + i]) * x[row * n + i];
+  const double scale = 1.0 / std::sqrt(ss / n + eps);
+  std::vector<double> out(n);
+  for (size_t i = 0; i < n; ++i) out[i] = x[row * n + i] * scale * w[i];
+  return out;
+}
+
+class CudaKernels : public ::testing::TestWithParam<ElemType> {
+ protected:
+  void SetUp() override { HH_SKIP_WITHOUT_GPU(); }
+  ElemType dtype() const { return GetParam(); }
+  std::mt19937_64 rng_{1234};
+};
+
+TEST_P(CudaKernels, EmbedGathersRows) {
+  const int64_t v = 37, d = 20;
+  const Encoded table = encode(dtype(), random_floats(v * d, rng_));
+  DeviceBuffer<uint8_t> t(table.bytes);
+  const std::vector<int64_t> tokens = {3, 0, 36, 3};
+  DeviceBuffer<int64_t> tok(tokens);
+  DeviceBuffer<float> out(tokens.size() * d, NAN);
+  cuda::embed(dtype(), t.get(), tok.get(), 4, d, out.get(), nullptr);
+  const auto got = out.read();
+  for (size_t t_i = 0; t_i < tokens.size(); ++t_i) {
+    for (int64_t i = 0; i < d; ++i) {
+      EXPECT_EQ(got[t_i * d + i], static_cast<float>(table.values[tokens[t_i] * d + i]));
+    }
+  }
+}
+
+TEST_P(CudaKernels, RmsNormRowsInEveryOutputType) {
+  const int64_t rows = 3, n = 1000;
+  const auto x = random_floats(rows * n, rng_, 2.0);
+  const auto w = random_floats(n, rng_, 0.1, 1.0);
+  DeviceBuffer<float> dx(x), dw(w);
+  DeviceBuffer<uint8_t> out(rows * n * elem_size(dtype()), 0xff);
+  cuda::rms_norm(dx.get(), dw.get(), 1e-6f, rows, n, dtype(), out.get(), nullptr);
+  const auto bytes = out.read();
+  const double tol = dtype() == ElemType::F32 ? 1e-6 : 1e-2;
+  for (int64_t r = 0; r < rows; ++r) {
+    const auto want = ref_rms_norm(x, w, r, n, 1e-6);
+    for (int64_t i = 0; i < n; ++i) {
+      EXPECT_NEAR(decode_at(dtype(), bytes, r * n + i), want[i], tol * (1 + std::abs(want[i])));
+    }
+  }
+}
+
+// The reference of qk_norm_rope_store for one head vector: norm, then NeoX rotation.
+std::vector<double> ref_head(const float* x, const std::vector<float>& w, int64_t dh, double eps,
+                             int64_t pos, double theta) {
+  double ss = 0;
+  for (int64_t i = 0; i < dh; ++i) ss += double(x[i]) * x[i];
+  const double scale = 1.0 / std::sqrt(ss / dh + eps);
+  std::vector<double> n(dh), out(dh);
+  for (int64_t i = 0; i < dh; ++i) n[i] = x[i] * scale * w[i];
+  for (int64_t i = 0; i < dh / 2; ++i) {
+    const double a = std::pow(theta, -2.0 * i / dh) * pos;
+    out[i] = n[i] * std::cos(a) - n[i + dh / 2] * std::sin(a);
+    out[i + dh / 2] = n[i] * std::sin(a) + n[i + dh / 2] * std::cos(a);
+  }
+  return out;
+}
+
+TEST_P(CudaKernels, QkNormRopeStoresIntoTheCache) {
+  for (const int64_t dh : {16, 128}) {
+    for (const bool device_pos : {false, true}) {
+      SCOPED_TRACE(testing::Message() << "dh " << dh << " device_pos " << device_pos);
+      const int64_t T = device_pos ? 1 : 3, h = 4, kvh = 2, cs = 40, pos = 29;
+      const double theta = 1e6;
+      const auto q = random_floats(T * h * dh, rng_), k = random_floats(T * kvh * dh, rng_),
+                 v = random_floats(T * kvh * dh, rng_);
+      const auto qn = random_floats(dh, rng_, 0.1, 1.0), kn = random_floats(dh, rng_, 0.1, 1.0);
+      DeviceBuffer<float> dq(q), dk(k), dv(v), dqn(qn), dkn(kn);
+      const size_t plane = kvh * cs * dh * elem_size(dtype());
+      DeviceBuffer<uint8_t> kc(plane, 0), vc(plane, 0);
+      DeviceBuffer<int64_t> dpos(std::vector<int64_t>{pos});
+      cuda::QkvRope p{dq.get(), dk.get(), dv.get(), h * dh, kvh * dh, kvh * dh, dqn.get(),
+                      dkn.get(), kc.get(), vc.get(), T, h, kvh, dh, cs, 1e-6f,
+                      static_cast<float>(theta), device_pos ? 0 : pos,
+                      device_pos ? dpos.get() : nullptr};
+      cuda::qk_norm_rope_store(dtype(), p, nullptr);
+      const auto gq = dq.read();
+      const auto gk = kc.read(), gv = vc.read();
+      const double tol = dtype() == ElemType::F32 ? 2e-5 : 1e-2;
+      for (int64_t t = 0; t < T; ++t) {
+        for (int64_t j = 0; j < h; ++j) {
+          const auto want = ref_head(&q[(t * h + j) * dh], qn, dh, 1e-6, pos + t, theta);
+          for (int64_t i = 0; i < dh; ++i) {
+            EXPECT_NEAR(gq[(t * h + j) * dh + i], want[i], 2e-5 * (1 + std::abs(want[i])));
+          }
+        }
+        for (int64_t g = 0; g < kvh; ++g) {
+          const auto want = ref_head(&k[(t * kvh + g) * dh], kn, dh, 1e-6, pos + t, theta);
+          for (int64_t i = 0; i < dh; ++i) {
+            const size_t at = (g * cs + pos + t) * dh + i;
+            EXPECT_NEAR(decode_at(dtype(), gk, at), want[i], tol * (1 + std::abs(want[i])));
+            EXPECT_NEAR(decode_at(dtype(), gv, at), v[(t * kvh + g) * dh + i],
+                        tol * (1 + std::abs(v[(t * kvh + g) * dh + i])));
+          }
+        }
+      }
+      // Other positions are untouched.
+      for (int64_t g = 0; g < kvh; ++g) {
+        EXPECT_EQ(decode_at(dtype(), gk, (g * cs + pos - 1) * dh), 0.0);
+        EXPECT_EQ(decode_at(dtype(), gv, (g * cs + pos - 1) * dh), 0.0);
+      }
+    }
+  }
+}
+
+TEST_P(CudaKernels, MatvecModesMatchReference) {
+  struct Shape {
+    std::vector<int64_t> rows;
+    int64_t K;
+    cuda::MatvecMode mode;
+    bool norm;
+  };
+  const Shape shapes[] = {
+      {{2048, 1024, 1024}, 1024, cuda::MatvecMode::Store, true},  // QKV: 1 warp per row
+      {{97}, 48, cuda::MatvecMode::Store, true},                  // odd: element loads
+      {{1024}, 2048, cuda::MatvecMode::Add, false},               // 4 warps per row
+      {{3000}, 1024, cuda::MatvecMode::SwiGlu, true},             // 2 warps per row
+      {{80}, 44, cuda::MatvecMode::SwiGlu, false},                // element loads
+      {{48}, 3080, cuda::MatvecMode::Add, false},                 // tail after the unrolled loop
+  };
+  for (const Shape& s : shapes) {
+    SCOPED_TRACE(testing::Message() << "K " << s.K << " rows " << s.rows[0] << " mode "
+                                    << static_cast<int>(s.mode));
+    const int n_mats = s.mode == cuda::MatvecMode::SwiGlu ? 2 : static_cast<int>(s.rows.size());
+    const auto x = random_floats(s.K, rng_);
+    const auto nw = random_floats(s.K, rng_, 0.1, 1.0);
+    std::vector<double> xin(s.K);
+    if (s.norm) {
+      xin = ref_rms_norm(x, nw, 0, s.K, 1e-6);
+    } else {
+      for (int64_t i = 0; i < s.K; ++i) xin[i] = x[i];
+    }
+    DeviceBuffer<float> dx(x), dnw(nw);
+    std::vector<Encoded> w;
+    std::vector<std::unique_ptr<DeviceBuffer<uint8_t>>> dw;
+    std::vector<std::unique_ptr<DeviceBuffer<float>>> dy;
+    std::vector<std::vector<float>> y0;
+    cuda::MatvecArgs a;
+    for (int m = 0; m < n_mats; ++m) {
+      const int64_t rows = s.rows[s.mode == cuda::MatvecMode::SwiGlu ? 0 : m];
+      w.push_back(encode(dtype(), random_floats(rows * s.K, rng_, 0.05)));
+      dw.push_back(std::make_unique<DeviceBuffer<uint8_t>>(w.back().bytes));
+      y0.push_back(s.mode == cuda::MatvecMode::Add ? random_floats(rows, rng_)
+                                                   : std::vector<float>(rows, NAN));
+      dy.push_back(std::make_unique<DeviceBuffer<float>>(y0.back()));
+      a.w[m] = dw.back()->get();
+      a.rows[m] = rows;
+      a.y[m] = dy.back()->get();
+    }
+    a.n_mats = n_mats;
+    a.K = s.K;
+    a.x = dx.get();
+    a.norm_weight = s.norm ? dnw.get() : nullptr;
+    a.eps = 1e-6f;
+    a.mode = s.mode;
+    cuda::matvec(dtype(), a, nullptr);
+    auto dot = [&](int m, int64_t r) {
+      double acc = 0;
+      for (int64_t i = 0; i < s.K; ++i) acc += w[m].values[r * s.K + i] * xin[i];
+      return acc;
+    };
+    for (int m = 0; m < (s.mode == cuda::MatvecMode::SwiGlu ? 1 : n_mats); ++m) {
+      std::vector<double> want(a.rows[m]);
+      for (int64_t r = 0; r < a.rows[m]; ++r) {
+        if (s.mode == cuda::MatvecMode::Store) want[r] = dot(m, r);
+        if (s.mode == cuda::MatvecMode::Add) want[r] = y0[m][r] + dot(m, r);
+        if (s.mode == cuda::MatvecMode::SwiGlu) {
+          const double g = dot(0, r);
+          want[r] = g / (1 + std::exp(-g)) * dot(1, r);
+        }
+      }
+      EXPECT_LT(rel_error(dy[m]->read(), want), 1e-5);
+    }
+  }
+}
+
+// Naive causal attention in double over a cache given as doubles (kvh, cs, dh).
+std::vector<double> ref_attention(const std::vector<float>& q, const std::vector<double>& kc,
+                                  const std::vector<double>& vc, int64_t T, int64_t h,
+                                  int64_t kvh, int64_t dh, int64_t cs, int64_t pos) {
+  std::vector<double> out(T * h * dh, 0.0);
+  for (int64_t t = 0; t < T; ++t) {
+    for (int64_t j = 0; j < h; ++j) {
+      const int64_t g = j / (h / kvh), n = pos + t + 1;
+      std::vector<double> s(n);
+      double m = -INFINITY, sum = 0;
+      for (int64_t p = 0; p < n; ++p) {
+        double dot = 0;
+        for (int64_t i = 0; i < dh; ++i) dot += q[(t * h + j) * dh + i] * kc[(g * cs + p) * dh + i];
+        s[p] = dot / std::sqrt(double(dh));
+        m = std::max(m, s[p]);
+      }
+      for (double& x : s) sum += (x = std::exp(x - m));
+      for (int64_t p = 0; p < n; ++p) {
+        for (int64_t i = 0; i < dh; ++i) {
+          out[(t * h + j) * dh + i] += s[p] / sum * vc[(g * cs + p) * dh + i];
+        }
+      }
+    }
+  }
+  return out;
+}
+
+TEST_P(CudaKernels, AttentionSplitAndUnsplitMatchReference) {
+  struct Case {
+    int64_t T, h, kvh, dh, cs, pos;
+    int splits;
+  };
+  const Case cases[] = {
+      {1, 16, 8, 128, 2048, 1500, 8},  // decode, split over the cache
+      {1, 4, 2, 16, 64, 0, 1},         // the first position
+      {1, 4, 2, 32, 300, 299, 3},      // decode at the last position
+      {37, 8, 2, 32, 128, 20, 1},      // prefill over a cached prefix, group 4
+      {37, 4, 2, 8, 128, 20, 3},       // prefill split
+      {5, 32, 2, 64, 40, 3, 2},        // group 16: the most queries a block takes
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(testing::Message() << "T " << c.T << " h " << c.h << " kvh " << c.kvh << " dh "
+                                    << c.dh << " pos " << c.pos << " splits " << c.splits);
+    const auto q = random_floats(c.T * c.h * c.dh, rng_);
+    const Encoded kc = encode(dtype(), random_floats(c.kvh * c.cs * c.dh, rng_));
+    const Encoded vc = encode(dtype(), random_floats(c.kvh * c.cs * c.dh, rng_));
+    DeviceBuffer<float> dq(q), out(c.T * c.h * c.dh, NAN);
+    DeviceBuffer<uint8_t> dk(kc.bytes), dv(vc.bytes);
+    DeviceBuffer<float> partial(
+        cuda::attention_scratch_floats(c.T, c.h, c.kvh, c.dh, c.splits) + 1, 0.0f);
+    DeviceBuffer<unsigned> counters(cuda::attention_counters(c.T, c.h, c.kvh), 0u);
+    DeviceBuffer<int64_t> dpos(std::vector<int64_t>{c.pos});
+    cuda::AttentionArgs a{dq.get(), dk.get(), dv.get(), out.get(), c.T, c.h, c.kvh, c.dh, c.cs,
+                          0, dpos.get(), c.splits, partial.get(), counters.get()};
+    const auto want = ref_attention(q, kc.values, vc.values, c.T, c.h, c.kvh, c.dh, c.cs, c.pos);
+    for (int run = 0; run < 2; ++run) {  // the second run checks the counters were reset
+      cuda::attention(dtype(), a, nullptr);
+      EXPECT_LT(rel_error(out.read(), want), 1e-5);
+    }
+    for (unsigned n : counters.read()) EXPECT_EQ(n, 0u);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Dtypes, CudaKernels, ::testing::ValuesIn(kDtypes),
+                         [](const auto& info) { return std::string(elem_name(info.param)); });
+
+class CudaPick : public ::testing::Test {
+ protected:
+  void SetUp() override { HH_SKIP_WITHOUT_GPU(); }
+
+  // Runs one pick over `logits` from `st`; returns the state after it and the first output.
+  std::pair<cuda::DecodeState, int64_t> run(const std::vector<float>& logits,
+                                            cuda::DecodeState st, bool sampling, bool advance) {
+    const auto v = static_cast<int64_t>(logits.size());
+    DeviceBuffer<float> dl(logits);
+    std::vector<cuda::DecodeState> host{st};
+    DeviceBuffer<cuda::DecodeState> ds(host);
+    DeviceBuffer<int64_t> out(8, -7);
+    DeviceBuffer<uint8_t> scratch(cuda::sample_scratch_bytes(v), 0);
+    if (sampling) {
+      cuda::pick_sample(dl.get(), v, ds.get(), out.get(), advance, 0, scratch.get(),
+                        cuda::sample_scratch_bytes(v), nullptr);
+    } else {
+      cuda::pick_argmax(dl.get(), v, ds.get(), out.get(), advance, 0, scratch.get(), nullptr);
+    }
+    return {ds.read()[0], out.read()[st.n_out]};
+  }
+};
+
+TEST_F(CudaPick, ArgmaxTakesTheFirstMaximumAndSkipsNan) {
+  std::mt19937_64 rng(5);
+  std::vector<float> logits = random_floats(151936, rng);
+  logits[70000] = 9.0f;
+  logits[120000] = 9.0f;
+  logits[10] = NAN;
+  cuda::DecodeState st;
+  st.max_new = 10;
+  st.cs = 100;
+  st.pos = 4;
+  auto [after, token] = run(logits, st, false, false);
+  EXPECT_EQ(token, 70000);
+  EXPECT_EQ(argmax(logits), 70000);
+  EXPECT_EQ(after.n_out, 1);
+  EXPECT_EQ(after.token, 70000);
+  EXPECT_EQ(after.pos, 4);
+  EXPECT_EQ(after.done, 0);
+  std::vector<float> all_nan(1000, NAN), all_inf(1000, -INFINITY);
+  EXPECT_EQ(run(all_nan, st, false, false).second, 0);
+  EXPECT_EQ(run(all_inf, st, false, false).second, 0);
+}
+
+TEST_F(CudaPick, BookkeepingStopsOnEosLimitAndFullCache) {
+  std::vector<float> logits(50, 0.0f);
+  logits[7] = 1.0f;
+  cuda::DecodeState st;
+  st.max_new = 10;
+  st.cs = 100;
+  st.pos = 4;
+  st.n_out = 2;
+  auto [a, t] = run(logits, st, false, true);
+  EXPECT_EQ(t, 7);
+  EXPECT_EQ(a.pos, 5);  // advanced past the step's input
+  EXPECT_EQ(a.n_out, 3);
+  EXPECT_EQ(a.done, 0);
+  st.eos = 7;
+  EXPECT_EQ(run(logits, st, false, true).first.done, 1);
+  st.eos = -1;
+  st.max_new = 3;
+  EXPECT_EQ(run(logits, st, false, true).first.done, 1);
+  st.max_new = 10;
+  st.cs = 5;
+  EXPECT_EQ(run(logits, st, false, true).first.done, 1);
+}
+
+TEST_F(CudaPick, SamplingDrawsWhatTheCpuSamplerDraws) {
+  std::mt19937_64 rng(11);
+  const std::vector<float> logits = random_floats(5000, rng, 3.0);
+  const SamplingParams cases[] = {
+      {0.8f, 0, 1.0f, 1}, {1.0f, 50, 1.0f, 2}, {0.7f, 0, 0.9f, 3}, {1.3f, 20, 0.5f, 4},
+      {0.0f, 0, 1.0f, 5}, {2.0f, 1, 1.0f, 6}, {1.0f, 5000, 0.95f, 7},
+  };
+  for (const SamplingParams& p : cases) {
+    SCOPED_TRACE(testing::Message() << "temperature " << p.temperature << " top_k " << p.top_k
+                                    << " top_p " << p.top_p);
+    Sampler sampler(p);
+    for (int64_t step = 0; step < 6; ++step) {
+      cuda::DecodeState st;
+      st.max_new = 100;
+      st.cs = 100;
+      st.n_out = step;
+      st.temperature = p.temperature;
+      st.top_k = p.top_k;
+      st.top_p = p.top_p;
+      st.seed = p.seed;
+      auto [after, token] = run(logits, st, true, false);
+      EXPECT_EQ(after.error, 0);
+      EXPECT_EQ(token, sampler.pick(logits, static_cast<uint64_t>(step)));
+    }
+  }
+}
+
+TEST_F(CudaPick, SamplingNanLogitsSetTheErrorFlag) {
+  std::vector<float> logits(100, NAN);
+  cuda::DecodeState st;
+  st.max_new = 10;
+  st.cs = 100;
+  st.n_out = 3;
+  st.temperature = 1.0f;
+  auto [after, token] = run(logits, st, true, false);
+  EXPECT_EQ(after.error, 4);
+  EXPECT_EQ(after.done, 1);
+}
+
+}  // namespace
+}  // namespace hh
+#endif  // HH_HAVE_CUDA
