@@ -276,7 +276,7 @@ SNIPPETS = [
     "{{ messages[1:] | length }}|{{ messages[-1].content }}|{{ messages[0]['role'] }}",
     "{{ undefined_thing.attr }}",
     "{{ d.missing.deeper }}",
-    "{{ nothing.attr }}|{{ n.real }}",
+    "{{ nothing.attr }}|{{ n.nosuch }}|{{ (n.nosuch).x is defined }}",
     "{{ xs[1.5] }}|{{ d[0] }}",
     "{{ xs[::0] }}",
     # undefined behaviour

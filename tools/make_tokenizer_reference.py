@@ -112,8 +112,17 @@ def main():
         "big": big,
     }
     with open(args.out, "w", encoding="utf-8") as f:
-        json.dump(reference, f, ensure_ascii=False, indent=None, separators=(",", ":"))
-        f.write("\n")
+        # One case per line: diffs of a regenerated file stay readable.
+        compact = {"separators": (",", ":"), "ensure_ascii": False}
+        f.write("{\n")
+        for key in ("comment", "tokenizer", "tokenizers_version"):
+            f.write(f' {json.dumps(key)}: {json.dumps(reference[key], **compact)},\n')
+        f.write(' "cases": [\n')
+        f.write(",\n".join("  " + json.dumps(c, **compact) for c in out_cases))
+        f.write('\n ],\n "big": {\n')
+        f.write(",\n".join(f"  {json.dumps(k)}: {json.dumps(v, **compact)}"
+                           for k, v in big.items()))
+        f.write("\n }\n}\n")
     print(f"wrote {args.out}: {len(out_cases)} cases, big texts {sorted(big)}")
 
     if args.timing:

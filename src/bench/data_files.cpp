@@ -56,33 +56,36 @@ class Inspector {
 
   static std::string line(const std::string& label, uint64_t offset, const std::string& type,
                           const std::string& shape, uint64_t bytes) {
-    return fmt::format("{:>5}  {:>14}  {:<34}  {:<24}  {:>14}\n", label, offset, type, shape, bytes);
+    return fmt::format("{:>5}  {:>14}  {:<34}  {:<24}  {:>14}\n", label, offset, type, shape,
+                       bytes);
   }
 
   // `field` is the record field this value fills (empty at the top level).
   void describe(const ValueInfo& v, const std::string& label, const std::string& field, int depth,
                 std::string& out) {
-    const std::string prefix = field.empty() ? "" : std::string(2 * depth, ' ') + "." + field + ": ";
+    const std::string prefix =
+        field.empty() ? "" : std::string(2 * depth, ' ') + "." + field + ": ";
     const std::string record = record_name(v);
     if (record.empty()) {
       total_ += v.bytes;
-      out += line(label, v.offset,
-                  prefix + array_type_name(v.type, static_cast<int>(v.shape.size())),
-                  v.shape.empty() ? "scalar" : shape_string(v.shape), v.bytes);
+      out +=
+          line(label, v.offset, prefix + array_type_name(v.type, static_cast<int>(v.shape.size())),
+               v.shape.empty() ? "scalar" : shape_string(v.shape), v.bytes);
       return;
     }
     if (depth >= kMaxRecordDepth) {
-      fail_format("{}: value at byte {}: records nested deeper than {}", source_->name(),
-                  v.offset, kMaxRecordDepth);
+      fail_format("{}: value at byte {}: records nested deeper than {}", source_->name(), v.offset,
+                  kMaxRecordDepth);
     }
     const auto& fields = *types_.fields(record);
     std::string body;
     const uint64_t before = total_;
     for (const auto& f : fields) {
       if (reader_.at_end()) {
-        fail_format("{}: the {} stored at byte {} is truncated: it has {} fields, the file ends "
-                    "before field '{}'",
-                    source_->name(), record, v.offset, fields.size(), f.name);
+        fail_format(
+            "{}: the {} stored at byte {} is truncated: it has {} fields, the file ends "
+            "before field '{}'",
+            source_->name(), record, v.offset, fields.size(), f.name);
       }
       describe(reader_.skip(), "", f.name, depth + 1, body);
     }
@@ -122,7 +125,9 @@ SizedType parse_sized_type(std::string_view text) {
     rest.remove_prefix(close + 1);
   }
   const auto type = parse_elem_name(rest);
-  if (!type) fail_usage("\"{}\": \"{}\" is not an element type (i8..u64, f16, bf16, f32, f64, bool)", text, rest);
+  if (!type)
+    fail_usage("\"{}\": \"{}\" is not an element type (i8..u64, f16, bf16, f32, f64, bool)", text,
+               rest);
   t.type = *type;
   shape_count(t.shape);  // rejects overflowing sizes
   return t;
@@ -133,9 +138,18 @@ std::vector<Array> generate_values(const std::vector<std::string>& args, uint64_
   Rng rng(seed);
   std::vector<Array> values;
   for (const auto& a : args) {
-    const bool literal = !a.empty() && (a[0] != '[' || a.find(',') != std::string::npos ||
-                                        a.find("[]") != std::string::npos) &&
-                         !parse_elem_name(a);
+    // A type is dimension brackets (with sizes or, wrongly, without) and an element name;
+    // anything else is a value literal.
+    std::string_view rest = a;
+    while (rest.starts_with("[")) {
+      const size_t close = rest.find(']');
+      if (close == std::string_view::npos ||
+          rest.substr(1, close - 1).find_first_not_of("0123456789") != std::string_view::npos) {
+        break;
+      }
+      rest.remove_prefix(close + 1);
+    }
+    const bool literal = !parse_elem_name(rest).has_value();
     if (literal) {
       values.push_back(parse_text_value(a, "argument \"" + a + "\""));
     } else {

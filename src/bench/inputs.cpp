@@ -21,7 +21,9 @@ uint64_t fnv1a(std::string_view bytes, uint64_t h = 0xcbf29ce484222325ULL) {
   return h;
 }
 
-std::string value_type_name(const ValueInfo& v) { return array_type_name(v.type, int(v.shape.size())); }
+std::string value_type_name(const ValueInfo& v) {
+  return array_type_name(v.type, int(v.shape.size()));
+}
 
 std::string list_types(const std::vector<EntryParam>& inputs) {
   std::string out;
@@ -99,9 +101,8 @@ std::vector<ValueInfo> describe_values(const std::vector<Array>& values) {
   return out;
 }
 
-void check_input_types(const std::vector<ValueInfo>& values,
-                       const std::vector<EntryParam>& inputs, std::string_view entry,
-                       std::string_view where) {
+void check_input_types(const std::vector<ValueInfo>& values, const std::vector<EntryParam>& inputs,
+                       std::string_view entry, std::string_view where) {
   for (const auto& in : inputs) {
     if (!parse_plain_type(in.type)) return;  // records: the server checks them on restore
   }

@@ -40,15 +40,15 @@ std::string binary_data_file(const std::string& path, const std::string& work_di
 
 // When every input type is plain: checks that `values` (type names and shapes, as read from
 // headers) are as many and of the types the entry point takes. `where` names the dataset.
-void check_input_types(const std::vector<ValueInfo>& values,
-                       const std::vector<EntryParam>& inputs, std::string_view entry,
-                       std::string_view where);
+void check_input_types(const std::vector<ValueInfo>& values, const std::vector<EntryParam>& inputs,
+                       std::string_view entry, std::string_view where);
 std::vector<ValueInfo> describe_values(const std::vector<Array>& values);
 
 // The data file of a `random input`: `data/random-<hash>.in` beside the spec, generated with
 // kDefaultRandomSeed when it does not exist yet (or, when that folder cannot be written, in
 // `work_dir`).
-std::string random_data_file(const Spec& spec, const ValuesSpec& input, const std::string& work_dir);
+std::string random_data_file(const Spec& spec, const ValuesSpec& input,
+                             const std::string& work_dir);
 // The values of a random input, generated in memory.
 std::vector<Array> generate_random_values(const std::vector<RandomItem>& items, uint64_t seed);
 

@@ -24,16 +24,25 @@ uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 // matters: the 64-bit extremes round outwards, which the clamp below absorbs).
 std::pair<double, double> integer_limits(ElemType type) {
   switch (type) {
-    case ElemType::I8: return {-128.0, 127.0};
-    case ElemType::I16: return {-32768.0, 32767.0};
-    case ElemType::I32: return {-2147483648.0, 2147483647.0};
-    case ElemType::I64: return {-9223372036854775808.0, 9223372036854775807.0};
-    case ElemType::U8: return {0.0, 255.0};
-    case ElemType::U16: return {0.0, 65535.0};
-    case ElemType::U32: return {0.0, 4294967295.0};
+    case ElemType::I8:
+      return {-128.0, 127.0};
+    case ElemType::I16:
+      return {-32768.0, 32767.0};
+    case ElemType::I32:
+      return {-2147483648.0, 2147483647.0};
+    case ElemType::I64:
+      return {-9223372036854775808.0, 9223372036854775807.0};
+    case ElemType::U8:
+      return {0.0, 255.0};
+    case ElemType::U16:
+      return {0.0, 65535.0};
+    case ElemType::U32:
+      return {0.0, 4294967295.0};
     // Generation goes through int64, so u64 values stop at 2^63 - 1.
-    case ElemType::U64: return {0.0, 9223372036854775807.0};
-    default: return {0, 0};
+    case ElemType::U64:
+      return {0.0, 9223372036854775807.0};
+    default:
+      return {0, 0};
   }
 }
 
@@ -166,15 +175,32 @@ Array random_array(ElemType type, const Shape& shape, Rng& rng, const RandomRang
       };
       const int64_t lo = to_i64(lo_d), hi = to_i64(hi_d);
       switch (type) {
-        case ElemType::I8: fill_ints<int8_t>(a, rng, lo, hi); break;
-        case ElemType::I16: fill_ints<int16_t>(a, rng, lo, hi); break;
-        case ElemType::I32: fill_ints<int32_t>(a, rng, lo, hi); break;
-        case ElemType::I64: fill_ints<int64_t>(a, rng, lo, hi); break;
-        case ElemType::U8: fill_ints<uint8_t>(a, rng, lo, hi); break;
-        case ElemType::U16: fill_ints<uint16_t>(a, rng, lo, hi); break;
-        case ElemType::U32: fill_ints<uint32_t>(a, rng, lo, hi); break;
-        case ElemType::U64: fill_ints<uint64_t>(a, rng, lo, hi); break;
-        default: fail("random_array: unhandled type {}", elem_name(type));
+        case ElemType::I8:
+          fill_ints<int8_t>(a, rng, lo, hi);
+          break;
+        case ElemType::I16:
+          fill_ints<int16_t>(a, rng, lo, hi);
+          break;
+        case ElemType::I32:
+          fill_ints<int32_t>(a, rng, lo, hi);
+          break;
+        case ElemType::I64:
+          fill_ints<int64_t>(a, rng, lo, hi);
+          break;
+        case ElemType::U8:
+          fill_ints<uint8_t>(a, rng, lo, hi);
+          break;
+        case ElemType::U16:
+          fill_ints<uint16_t>(a, rng, lo, hi);
+          break;
+        case ElemType::U32:
+          fill_ints<uint32_t>(a, rng, lo, hi);
+          break;
+        case ElemType::U64:
+          fill_ints<uint64_t>(a, rng, lo, hi);
+          break;
+        default:
+          fail("random_array: unhandled type {}", elem_name(type));
       }
     }
   }

@@ -76,6 +76,7 @@ DatasetResult dataset_from_json(const std::string& name, const nlohmann::json& j
     d.measure_seconds = st->value("measure_seconds", 0.0);
     d.dataset_seconds = st->value("dataset_seconds", 0.0);
     d.timed_fraction = st->value("timed_fraction", 0.0);
+    d.call_fraction = st->value("call_fraction", 0.0);
   }
   return d;
 }
@@ -114,7 +115,8 @@ nlohmann::ordered_json results_to_json(const Results& results) {
                          {"wall_per_call_us", d.wall_per_call_us},
                          {"measure_seconds", d.measure_seconds},
                          {"dataset_seconds", d.dataset_seconds},
-                         {"timed_fraction", d.timed_fraction}};
+                         {"timed_fraction", d.timed_fraction},
+                         {"call_fraction", d.call_fraction}};
       datasets[d.name] = std::move(j);
     }
     ojson p;
@@ -150,7 +152,8 @@ Results results_from_json(const nlohmann::json& json, const std::string& source)
 }
 
 void write_results_file(const std::string& path, const Results& results) {
-  const std::string text = results_to_json(results).dump(2) + "\n";
+  // Compact, as Futhark writes it: a dataset may hold a million runtimes.
+  const std::string text = results_to_json(results).dump() + "\n";
   AtomicFileSink sink(path);
   sink.write(text.data(), text.size());
   sink.commit();
@@ -191,7 +194,8 @@ nlohmann::ordered_json collect_metadata(const RunDescription& run) {
   m["gpu"] = gpu ? ojson(*gpu) : ojson(nullptr);
   m["backend"] = run.backend.empty() ? ojson(nullptr) : ojson(run.backend);
   m["dtype"] = run.dtype.empty() ? ojson(nullptr) : ojson(run.dtype);
-  m["threads"] = run.threads > 0 ? run.threads : static_cast<int>(std::thread::hardware_concurrency());
+  m["threads"] =
+      run.threads > 0 ? run.threads : static_cast<int>(std::thread::hardware_concurrency());
   m["server"] = run.server_command;
   m["spec"] = run.spec;
   m["entry"] = run.entry;

@@ -37,6 +37,8 @@ struct DatasetResult {
   // share of it spent inside timed runs.
   double dataset_seconds = 0;
   double timed_fraction = 0;
+  // The share spent inside any call of the entry point, the warm-up and profiled runs included.
+  double call_fraction = 0;
 
   SampleStats stats() const;
 };

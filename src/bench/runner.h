@@ -38,12 +38,12 @@ struct RunnerOptions {
   // Bound on all of one dataset's work (restores, runs, validation); none when unset.
   std::optional<double> timeout_seconds;
   bool profile = false;
-  std::vector<std::string> exclude_tags;  // blocks with any of these tags are skipped
+  std::vector<std::string> exclude_tags;   // blocks with any of these tags are skipped
   std::optional<std::string> entry_point;  // only this entry point
   bool verbose = false;
 
-  std::FILE* out = stdout;         // one line per dataset
-  std::FILE* progress = nullptr;   // a live progress line (a terminal), or none
+  std::FILE* out = stdout;        // one line per dataset
+  std::FILE* progress = nullptr;  // a live progress line (a terminal), or none
 };
 
 // Benchmarks every dataset; failures are recorded in the results, not thrown.

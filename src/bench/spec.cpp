@@ -16,9 +16,7 @@ namespace {
 constexpr int kMaxScriptDepth = 200;
 
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f'; }
-bool is_ident_start(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
-}
+bool is_ident_start(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
 bool is_ident_char(char c) { return is_ident_start(c) || (c >= '0' && c <= '9') || c == '\''; }
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
@@ -74,8 +72,8 @@ class BlockParser {
                                  "('input', 'random input', 'script input', a quoted name)",
                                  word));
       } else {
-        error(start, fmt::format("unexpected {}: expected 'entry:', 'tags' or a dataset",
-                                 show(peek())));
+        error(start,
+              fmt::format("unexpected {}: expected 'entry:', 'tags' or a dataset", show(peek())));
       }
     }
     if (c.entries.empty()) c.entries.push_back(kDefaultEntry);
@@ -202,11 +200,20 @@ class BlockParser {
       const char e = peek();
       ++pos_;
       switch (e) {
-        case '"': out += '"'; break;
-        case '\\': out += '\\'; break;
-        case 'n': out += '\n'; break;
-        case 't': out += '\t'; break;
-        default: error(pos_ - 2, fmt::format("unknown escape '\\{}' in a string", e));
+        case '"':
+          out += '"';
+          break;
+        case '\\':
+          out += '\\';
+          break;
+        case 'n':
+          out += '\n';
+          break;
+        case 't':
+          out += '\t';
+          break;
+        default:
+          error(pos_ - 2, fmt::format("unknown escape '\\{}' in a string", e));
       }
     }
   }
@@ -308,7 +315,8 @@ class BlockParser {
     spec.kind = ValuesSpec::Kind::Literal;
     for (;;) {
       skip_blank();
-      if (pos_ >= text_.size()) error(pos_, fmt::format("missing '}}' to close the {} values", what));
+      if (pos_ >= text_.size())
+        error(pos_, fmt::format("missing '}}' to close the {} values", what));
       if (peek() == '}') {
         ++pos_;
         return;
@@ -409,7 +417,8 @@ class BlockParser {
   ScriptExpr parse_script_atom(int depth) {
     skip_blank();
     const size_t start = pos_;
-    if (pos_ >= text_.size()) error(pos_, "expected a script expression, found the end of the block");
+    if (pos_ >= text_.size())
+      error(pos_, "expected a script expression, found the end of the block");
     const char c = peek();
     if (c == '(') {
       if (depth >= kMaxScriptDepth) {
@@ -473,9 +482,10 @@ Spec parse_spec(std::string_view text, const std::string& path) {
     line_start = line_end + 1;
   }
   if (blocks.empty()) {
-    fail_format("{}:1:1: no '==' line: a spec starts its benchmark block with a line holding "
-                "only '==' (then 'entry: NAME' and datasets such as 'input @ FILE')",
-                path);
+    fail_format(
+        "{}:1:1: no '==' line: a spec starts its benchmark block with a line holding "
+        "only '==' (then 'entry: NAME' and datasets such as 'input @ FILE')",
+        path);
   }
   for (const auto& b : blocks) {
     BlockParser parser(text, path, b.begin, b.end);

@@ -30,8 +30,8 @@ struct SourcePos {
 // to arguments.
 struct ScriptExpr {
   bool is_call = false;
-  Array value;            // when !is_call
-  std::string function;   // when is_call
+  Array value;           // when !is_call
+  std::string function;  // when is_call
   std::vector<ScriptExpr> args;
   SourcePos pos;
   std::string text;  // the source text, for messages and dataset names
@@ -50,10 +50,10 @@ struct RandomItem {
 struct ValuesSpec {
   enum class Kind { Literal, File, Random, Script };
   Kind kind = Kind::Literal;
-  std::vector<Array> values;        // Literal
-  std::string file;                 // File, as written in the spec
-  std::vector<RandomItem> random;   // Random
-  ScriptExpr script;                // Script
+  std::vector<Array> values;       // Literal
+  std::string file;                // File, as written in the spec
+  std::vector<RandomItem> random;  // Random
+  ScriptExpr script;               // Script
   SourcePos pos;
 };
 

@@ -12,11 +12,16 @@ namespace {
 double float_at(const Array& a, int64_t i) {
   const std::byte* p = a.raw() + static_cast<size_t>(i) * elem_size(a.type());
   switch (a.type()) {
-    case ElemType::F16: return f16_to_f32(load_unaligned<uint16_t>(p));
-    case ElemType::BF16: return bf16_to_f32(load_unaligned<uint16_t>(p));
-    case ElemType::F32: return load_unaligned<float>(p);
-    case ElemType::F64: return load_unaligned<double>(p);
-    default: fail("float_at on {}", elem_name(a.type()));
+    case ElemType::F16:
+      return f16_to_f32(load_unaligned<uint16_t>(p));
+    case ElemType::BF16:
+      return bf16_to_f32(load_unaligned<uint16_t>(p));
+    case ElemType::F32:
+      return load_unaligned<float>(p);
+    case ElemType::F64:
+      return load_unaligned<double>(p);
+    default:
+      fail("float_at on {}", elem_name(a.type()));
   }
 }
 
@@ -42,11 +47,15 @@ std::string index_string(const Shape& shape, int64_t flat) {
 
 Tolerance default_tolerance(ElemType type) {
   switch (type) {
-    case ElemType::F64: return {1e-9, 1e-12};
-    case ElemType::F32: return {1e-4, 1e-6};
+    case ElemType::F64:
+      return {1e-9, 1e-12};
+    case ElemType::F32:
+      return {1e-4, 1e-6};
     case ElemType::F16:
-    case ElemType::BF16: return {1e-2, 1e-3};
-    default: return {0, 0};
+    case ElemType::BF16:
+      return {1e-2, 1e-3};
+    default:
+      return {0, 0};
   }
 }
 
@@ -81,15 +90,15 @@ std::optional<std::string> compare_values(const Array& expected, const Array& ac
   const auto at = [&](const Array& a) {
     return format_scalar(type, a.raw() + static_cast<size_t>(first) * esize);
   };
-  std::string message = fmt::format("{}: first mismatch at index {}: expected {}, got {}", what,
-                                    index_string(expected.shape(), first), at(expected),
-                                    at(actual));
+  std::string message =
+      fmt::format("{}: first mismatch at index {}: expected {}, got {}", what,
+                  index_string(expected.shape(), first), at(expected), at(actual));
   if (expected.rank() == 0) {
     message = fmt::format("{}: expected {}, got {}", what, at(expected), at(actual));
   }
   if (is_float(type)) {
-    message += fmt::format(" (tolerance: relative {:g}, absolute {:g})", tol.relative,
-                           tol.absolute);
+    message +=
+        fmt::format(" (tolerance: relative {:g}, absolute {:g})", tol.relative, tol.absolute);
   }
   if (expected.rank() > 0) {
     message += fmt::format("; {} of {} elements differ", differing, expected.count());

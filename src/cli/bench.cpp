@@ -45,15 +45,15 @@ int run_bench(const Args& args) {
                  "run this server command line instead of `hedgehog server` (any program that "
                  "speaks the Futhark server protocol)");
   app.add_option("--json", json_path, "write the results to this file (Futhark's JSON format)");
-  app.add_flag("--profile", profile, "one extra profiled run per dataset; its report goes to "
-                                     "the JSON under \"profiling\"");
+  app.add_flag("--profile", profile,
+               "one extra profiled run per dataset; its report goes to "
+               "the JSON under \"profiling\"");
   app.add_option("-r,--runs", runs, "at least this many measured runs per dataset")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   app.add_flag("--no-convergence-phase", no_convergence,
                "stop after the initial phase (at least -r runs and 0.5 s)");
-  app.add_option("--convergence-max-seconds", max_seconds,
-                 "longest convergence phase per dataset")
+  app.add_option("--convergence-max-seconds", max_seconds, "longest convergence phase per dataset")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   app.add_option("--timeout", timeout,
@@ -88,9 +88,9 @@ int run_bench(const Args& args) {
     o.description.backend = backend;
     o.description.dtype = dtype;
     o.description.threads = threads;
-    o.description.server_command = fmt::format("hedgehog server --backend {} --dtype {}{}",
-                                               backend, dtype,
-                                               threads > 0 ? fmt::format(" -t {}", threads) : "");
+    o.description.server_command =
+        fmt::format("hedgehog server --backend {} --dtype {}{}", backend, dtype,
+                    threads > 0 ? fmt::format(" -t {}", threads) : "");
   }
   o.min_runs = runs;
   o.convergence_phase = !no_convergence;

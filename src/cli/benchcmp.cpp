@@ -7,10 +7,11 @@
 namespace hh::cli {
 
 int run_benchcmp(const Args& args) {
-  CLI::App app{"Compare two `hedgehog bench --json` result files (or Futhark's): per program and "
-               "dataset, the old and new mean runtime, the speed-up, and whether the difference "
-               "is significant given both 95% confidence intervals.",
-               "hedgehog benchcmp"};
+  CLI::App app{
+      "Compare two `hedgehog bench --json` result files (or Futhark's): per program and "
+      "dataset, the old and new mean runtime, the speed-up, and whether the difference "
+      "is significant given both 95% confidence intervals.",
+      "hedgehog benchcmp"};
   std::string old_path, new_path;
   app.add_option("old", old_path, "results before the change")->required();
   app.add_option("new", new_path, "results after the change")->required();

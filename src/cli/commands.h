@@ -16,5 +16,6 @@ int run_profile(const Args& args);
 int run_benchcmp(const Args& args);
 int run_dataset(const Args& args);
 int run_template(const Args& args);
+int run_tokenize(const Args& args);
 
 }  // namespace hh::cli

@@ -31,14 +31,16 @@ void with_output(const std::string& path, bool binary, F&& write) {
 }  // namespace
 
 int run_dataset(const Args& args) {
-  CLI::App app{"Generate, convert and inspect data files (values in Futhark's binary or text "
-               "format).",
-               "hedgehog dataset"};
+  CLI::App app{
+      "Generate, convert and inspect data files (values in Futhark's binary or text "
+      "format).",
+      "hedgehog dataset"};
   app.require_subcommand(1);
 
-  auto* gen = app.add_subcommand("generate", "random values of the given types, e.g. "
-                                             "'[1000]f32' '[10][10]i64' (a literal such as "
-                                             "10i64 is written as it is)");
+  auto* gen = app.add_subcommand("generate",
+                                 "random values of the given types, e.g. "
+                                 "'[1000]f32' '[10][10]i64' (a literal such as "
+                                 "10i64 is written as it is)");
   std::vector<std::string> gen_types;
   bool gen_binary = false, gen_text = false;
   uint64_t seed = bench::kDefaultRandomSeed;
@@ -67,8 +69,9 @@ int run_dataset(const Args& args) {
   conv->add_flag("--text", conv_text, "to the text format");
   conv->add_option("-o,--output", conv_out, "write to this file instead of stdout");
 
-  auto* insp = app.add_subcommand("inspect", "list every value of a data file: index, offset, "
-                                             "type, shape, bytes (records with their fields)");
+  auto* insp = app.add_subcommand("inspect",
+                                  "list every value of a data file: index, offset, "
+                                  "type, shape, bytes (records with their fields)");
   std::string insp_in;
   insp->add_option("file", insp_in, "data file")->required();
 

@@ -22,6 +22,7 @@ constexpr Command kCommands[] = {
     {"benchcmp", hh::cli::run_benchcmp, "compare two benchmark result files"},
     {"dataset", hh::cli::run_dataset, "generate, convert and inspect data files"},
     {"template", hh::cli::run_template, "render a chat with the model's (or any) chat template"},
+    {"tokenize", hh::cli::run_tokenize, "show the token ids and pieces of a text"},
 };
 
 void print_usage(FILE* out) {

@@ -7,10 +7,11 @@
 namespace hh::cli {
 
 int run_profile(const Args& args) {
-  CLI::App app{"Write FILE.prof/NAME.summary, NAME.log and NAME.html for every profiling report "
-               "in FILE: a `hedgehog bench --profile --json` results file, or a raw report "
-               "from the protocol's `report` command.",
-               "hedgehog profile"};
+  CLI::App app{
+      "Write FILE.prof/NAME.summary, NAME.log and NAME.html for every profiling report "
+      "in FILE: a `hedgehog bench --profile --json` results file, or a raw report "
+      "from the protocol's `report` command.",
+      "hedgehog profile"};
   std::string input, out_dir;
   app.add_option("file", input, "results JSON or raw report")->required();
   app.add_option("-o,--output", out_dir, "output folder (default: FILE without .json, + .prof)");

@@ -144,7 +144,7 @@ void convert_elements(GgmlType src_type, const std::byte* src, ElemType dst_type
   const int64_t chunks = (count + kChunk - 1) / kChunk;
 #pragma omp parallel for schedule(static) if (chunks > 1)
   for (int64_t c = 0; c < chunks; ++c) {
-    float staging[kBlock];
+    float staging[kBlock];  // (kBlock) f32: one block on its way to the output type
     const int64_t end = std::min(count, (c + 1) * kChunk);
     for (int64_t i = c * kChunk; i < end; i += kBlock) {
       const int64_t n = std::min(kBlock, end - i);

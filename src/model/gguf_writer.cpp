@@ -266,7 +266,7 @@ void GgufWriter::write(const std::string& path) const {
   OutputFile out(path + ".tmp");
   out.write(h.bytes().data(), h.bytes().size());
   const uint64_t data_start = out.written();
-  std::unique_ptr<std::byte[]> buffer;
+  std::unique_ptr<std::byte[]> buffer;  // (largest filled tensor bytes), reused across tensors
   uint64_t buffer_size = 0;
   for (size_t i = 0; i < tensors_.size(); ++i) {
     const auto& t = tensors_[i];

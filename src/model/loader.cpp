@@ -47,19 +47,6 @@ constexpr TensorNames kLayerNames[] = {
 
 bool is_norm(std::string_view field) { return field.ends_with("norm"); }
 
-Shape expected_shape(std::string_view field, const ModelConfig& c) {
-  const int64_t q = c.n_heads * c.head_dim;
-  const int64_t kv = c.n_kv_heads * c.head_dim;
-  if (field == "token_embd" || field == "output") return {c.vocab_size, c.dim};
-  if (field == "output_norm" || field == "attn_norm" || field == "ffn_norm") return {c.dim};
-  if (field == "attn_q") return {q, c.dim};
-  if (field == "attn_k" || field == "attn_v") return {kv, c.dim};
-  if (field == "attn_output") return {c.dim, q};
-  if (field == "attn_q_norm" || field == "attn_k_norm") return {c.head_dim};
-  if (field == "ffn_gate" || field == "ffn_up") return {c.ffn_dim, c.dim};
-  return {c.dim, c.ffn_dim};  // ffn_down
-}
-
 using Finder = std::function<std::optional<StoredTensor>(const std::string& name)>;
 
 // Finds every tensor and checks its shape first (cheap), then converts (the expensive part),
@@ -75,7 +62,7 @@ Weights assemble(const ModelConfig& config, ElemType dtype, const Finder& find, 
     const std::string name = name_of(n, layer);
     std::optional<StoredTensor> t = find(name);
     if (!t) fail_format("{}: tensor '{}' is missing", origin, name);
-    const Shape want = expected_shape(n.field, config);
+    const Shape want = params_tensor_shape(n.field, config);
     if (t->shape != want) {
       fail_format("{}: tensor '{}' has shape {}, the model config needs {}", t->file, name,
                   shape_string(t->shape), shape_string(want));

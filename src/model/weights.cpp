@@ -48,21 +48,6 @@ const FieldSpec& spec_of(std::string_view field) {
   fail_usage("Params has no field '{}'", field);
 }
 
-// Shape of one tensor of `field` (one layer's, for per-layer fields) under `c`.
-Shape tensor_shape(std::string_view field, const ModelConfig& c) {
-  const int64_t q = c.n_heads * c.head_dim;
-  const int64_t kv = c.n_kv_heads * c.head_dim;
-  if (field == "token_embd" || field == "output") return {c.vocab_size, c.dim};
-  if (field == "output_norm" || field == "attn_norm" || field == "ffn_norm") return {c.dim};
-  if (field == "attn_q") return {q, c.dim};
-  if (field == "attn_k" || field == "attn_v") return {kv, c.dim};
-  if (field == "attn_output") return {c.dim, q};
-  if (field == "attn_q_norm" || field == "attn_k_norm") return {c.head_dim};
-  if (field == "ffn_gate" || field == "ffn_up") return {c.ffn_dim, c.dim};
-  if (field == "ffn_down") return {c.dim, c.ffn_dim};
-  return {};  // the scalars
-}
-
 ElemType field_elem(const FieldSpec& f, ElemType dtype) { return f.norm ? ElemType::F32 : dtype; }
 
 std::string describe(const Array& a) {
@@ -125,6 +110,20 @@ size_t Weights::weight_bytes() const {
   return total;
 }
 
+Shape params_tensor_shape(std::string_view field, const ModelConfig& c) {
+  if (spec_of(field).kind == FieldKind::Scalar) return {};
+  const int64_t q = c.n_heads * c.head_dim;
+  const int64_t kv = c.n_kv_heads * c.head_dim;
+  if (field == "token_embd" || field == "output") return {c.vocab_size, c.dim};
+  if (field == "output_norm" || field == "attn_norm" || field == "ffn_norm") return {c.dim};
+  if (field == "attn_q") return {q, c.dim};
+  if (field == "attn_k" || field == "attn_v") return {kv, c.dim};
+  if (field == "attn_output") return {c.dim, q};
+  if (field == "attn_q_norm" || field == "attn_k_norm") return {c.head_dim};
+  if (field == "ffn_gate" || field == "ffn_up") return {c.ffn_dim, c.dim};
+  return {c.dim, c.ffn_dim};  // ffn_down
+}
+
 const std::vector<std::string>& params_field_names() {
   static const std::vector<std::string> names = [] {
     std::vector<std::string> v;
@@ -137,7 +136,7 @@ const std::vector<std::string>& params_field_names() {
 std::string params_field_type(std::string_view field, ElemType dtype) {
   const FieldSpec& f = spec_of(field);
   if (f.kind == FieldKind::Scalar) return "f32";
-  const int rank = static_cast<int>(tensor_shape(field, ModelConfig{}).size()) +
+  const int rank = static_cast<int>(params_tensor_shape(field, ModelConfig{}).size()) +
                    (f.kind == FieldKind::PerLayer ? 1 : 0);
   return array_type_name(field_elem(f, dtype), rank);
 }
@@ -149,7 +148,7 @@ Array params_field(const Weights& weights, std::string_view field) {
     return Array::scalar(
         ElemType::F32, field == "rope_theta" ? weights.config.rope_theta : weights.config.rms_eps);
   }
-  const Shape inner = tensor_shape(field, weights.config);
+  const Shape inner = params_tensor_shape(field, weights.config);
   const ElemType type = field_elem(f, weights.dtype);
   Shape stacked = inner;
   stacked.insert(stacked.begin(), static_cast<int64_t>(weights.layers.size()));
@@ -227,7 +226,7 @@ Weights weights_from_fields(std::span<const Array> fields, ElemType dtype) {
 
   for (const auto& f : kFields) {
     if (f.kind == FieldKind::Scalar) continue;
-    Shape expected = tensor_shape(f.name, c);
+    Shape expected = params_tensor_shape(f.name, c);
     if (f.kind == FieldKind::PerLayer) expected.insert(expected.begin(), c.n_layers);
     const Array& a = field(f.name);
     if (a.shape() != expected) {
@@ -262,7 +261,7 @@ void validate_weights(const Weights& w) {
   }
   for (const auto& f : kFields) {
     if (f.kind == FieldKind::Scalar) continue;
-    const Shape shape = tensor_shape(f.name, c);
+    const Shape shape = params_tensor_shape(f.name, c);
     const ElemType type = field_elem(f, w.dtype);
     if (f.kind == FieldKind::Global) {
       check_tensor(w.*f.global, type, shape, std::string(f.name));

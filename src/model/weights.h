@@ -59,6 +59,9 @@ const std::vector<std::string>& params_field_names();
 // Protocol type of a field for model dtype E, e.g. "[][][]f16" for attn_q, "f32" for rms_eps.
 std::string params_field_type(std::string_view field, ElemType dtype);
 
+// Shape of one tensor of a Params field under `config`: one layer's for per-layer fields (so
+// attn_q is (h*dh, d)), {} for the scalars. UsageError for an unknown field.
+Shape params_tensor_shape(std::string_view field, const ModelConfig& config);
 // One Params field as a single array: per-layer fields are stacked to (b, ...). Views the
 // existing bytes when the layers are already contiguous, else copies into one host array.
 Array params_field(const Weights& weights, std::string_view field);

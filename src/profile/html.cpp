@@ -123,15 +123,15 @@ std::string bar_chart_svg(const std::vector<CostCentre>& centres) {
     const auto& b = bars[i];
     const int y = static_cast<int>(i) * kRow + 4;
     const double w = top > 0 ? std::max(1.0, kBar * b.total_us / top) : 1.0;
-    svg += fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text>", kLabel - 8,
-                       y + 15, html_escape(b.name));
+    svg += fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text>", kLabel - 8, y + 15,
+                       html_escape(b.name));
     svg += fmt::format(
         "<rect class=\"bar\" x=\"{}\" y=\"{}\" width=\"{:.1f}\" height=\"{}\" fill=\"{}\">"
         "<title>{}: {:.1f} µs in {} events ({:.1f}%)</title></rect>",
         kLabel, y, w, kRow - 6, kPalette[i % kPaletteSize], html_escape(b.name), b.total_us,
         b.count, 100 * b.share);
-    svg += fmt::format("<text x=\"{:.1f}\" y=\"{}\">{:.1f} µs ({:.1f}%)</text>\n",
-                       kLabel + w + 6, y + 15, b.total_us, 100 * b.share);
+    svg += fmt::format("<text x=\"{:.1f}\" y=\"{}\">{:.1f} µs ({:.1f}%)</text>\n", kLabel + w + 6,
+                       y + 15, b.total_us, 100 * b.share);
   }
   return svg + "</svg>\n";
 }
@@ -143,12 +143,23 @@ std::string html_escape(std::string_view text) {
   out.reserve(text.size());
   for (char c : text) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -181,7 +192,7 @@ std::string html_page(const Report& report, const std::string& title) {
     dur.push_back(e.duration_us());
     details.push_back(e.details);
   }
-  nlohmann::json data = {{"names", names}, {"lane", lane},         {"start", start},
+  nlohmann::json data = {{"names", names}, {"lane", lane},       {"start", start},
                          {"dur", dur},     {"details", details}, {"span", t1 - t0}};
   // "</" inside a script element would end it early; JSON allows "<\/" for the same text.
   std::string data_text = data.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
@@ -189,7 +200,8 @@ std::string html_page(const Report& report, const std::string& title) {
     data_text.replace(p, 2, "<\\/");
   }
   std::string palette = "[";
-  for (size_t i = 0; i < kPaletteSize; ++i) palette += fmt::format("{}'{}'", i ? "," : "", kPalette[i]);
+  for (size_t i = 0; i < kPaletteSize; ++i)
+    palette += fmt::format("{}'{}'", i ? "," : "", kPalette[i]);
   palette += "]";
   std::string script = kScript;
   script.replace(script.find("PALETTE"), 7, palette);
@@ -199,9 +211,10 @@ std::string html_page(const Report& report, const std::string& title) {
   html += fmt::format("<title>Profile: {}</title>\n<style>{}</style>\n</head>\n<body>\n",
                       html_escape(title), kStyle);
   html += fmt::format("<h1>Profile of {}</h1>\n", html_escape(title));
-  html += fmt::format("<p class=\"meta\">{} events in {} cost centres; {:.1f} µs in events over "
-                      "a span of {:.1f} µs.</p>\n",
-                      report.events.size(), centres.size(), total, t1 - t0);
+  html += fmt::format(
+      "<p class=\"meta\">{} events in {} cost centres; {:.1f} µs in events over "
+      "a span of {:.1f} µs.</p>\n",
+      report.events.size(), centres.size(), total, t1 - t0);
   html += "<h2>Time per cost centre</h2>\n";
   html += centres.empty() ? "<p>No events were recorded.</p>\n" : bar_chart_svg(centres);
   html += "<h2>Timeline</h2>\n";
@@ -209,17 +222,21 @@ std::string html_page(const Report& report, const std::string& title) {
     html += fmt::format("<p class=\"meta\">The first {} of {} events are shown.</p>\n", shown,
                         report.events.size());
   }
-  html += "<div id=\"timeline-wrap\"><canvas id=\"timeline\" width=\"960\" height=\"60\">"
-          "</canvas><div id=\"tip\"></div></div>\n";
-  html += "<h2>Cost centres</h2>\n<table id=\"cost-table\">\n<tr><th>Cost centre</th><th>Count"
-          "</th><th>Total (µs)</th><th>Mean (µs)</th><th>Share</th></tr>\n";
+  html +=
+      "<div id=\"timeline-wrap\"><canvas id=\"timeline\" width=\"960\" height=\"60\">"
+      "</canvas><div id=\"tip\"></div></div>\n";
+  html +=
+      "<h2>Cost centres</h2>\n<table id=\"cost-table\">\n<tr><th>Cost centre</th><th>Count"
+      "</th><th>Total (µs)</th><th>Mean (µs)</th><th>Share</th></tr>\n";
   for (const auto& c : centres) {
-    html += fmt::format("<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{:.1f}</td>"
-                        "<td class=\"num\">{:.2f}</td><td class=\"num\">{:.1f}%</td></tr>\n",
-                        html_escape(c.name), c.count, c.total_us, c.mean_us(), 100 * c.share);
+    html += fmt::format(
+        "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{:.1f}</td>"
+        "<td class=\"num\">{:.2f}</td><td class=\"num\">{:.1f}%</td></tr>\n",
+        html_escape(c.name), c.count, c.total_us, c.mean_us(), 100 * c.share);
   }
-  html += "</table>\n<h2>Memory in use</h2>\n<table id=\"memory-table\">\n"
-          "<tr><th>Space</th><th>Bytes</th><th></th></tr>\n";
+  html +=
+      "</table>\n<h2>Memory in use</h2>\n<table id=\"memory-table\">\n"
+      "<tr><th>Space</th><th>Bytes</th><th></th></tr>\n";
   for (const auto& [space, bytes] : report.memory) {
     html += fmt::format("<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>\n",
                         html_escape(space), bytes, human_bytes(bytes));

@@ -64,9 +64,10 @@ std::vector<NamedReport> read_profile_inputs(const std::string& path) {
   for (const auto& [program, body] : json.items()) {
     const std::string where = fmt::format("{}: program \"{}\"", path, program);
     if (!body.is_object() || !body.contains("datasets") || !body["datasets"].is_object()) {
-      fail_format("{}: neither a profiling report (no \"events\") nor a results file (no "
-                  "\"datasets\" object)",
-                  where);
+      fail_format(
+          "{}: neither a profiling report (no \"events\") nor a results file (no "
+          "\"datasets\" object)",
+          where);
     }
     const std::string entry = program.substr(program.rfind(':') + 1);
     for (const auto& [dataset, result] : body["datasets"].items()) {
@@ -76,7 +77,8 @@ std::vector<NamedReport> read_profile_inputs(const std::string& path) {
       }
       std::string name = safe_file_name(dataset);
       if (used.contains(name)) name = safe_file_name(entry + "-" + dataset);
-      for (int k = 2; used.contains(name); ++k) name = safe_file_name(fmt::format("{}-{}", dataset, k));
+      for (int k = 2; used.contains(name); ++k)
+        name = safe_file_name(fmt::format("{}-{}", dataset, k));
       used.insert(name);
       out.push_back({name, fmt::format("{}, dataset {}", program, dataset),
                      parse_report(result["profiling"],
@@ -84,9 +86,10 @@ std::vector<NamedReport> read_profile_inputs(const std::string& path) {
     }
   }
   if (out.empty()) {
-    fail_usage("{}: none of its {} datasets has a profiling report (run `hedgehog bench "
-               "--profile --json {}`)",
-               path, datasets, path);
+    fail_usage(
+        "{}: none of its {} datasets has a profiling report (run `hedgehog bench "
+        "--profile --json {}`)",
+        path, datasets, path);
   }
   return out;
 }

@@ -29,7 +29,6 @@ std::string output_dir_for(const std::string& path);
 std::string safe_file_name(std::string_view name);
 
 // Writes the three files per report; returns the paths written.
-std::vector<std::string> write_profile_outputs(const std::string& path,
-                                               const std::string& out_dir);
+std::vector<std::string> write_profile_outputs(const std::string& path, const std::string& out_dir);
 
 }  // namespace hh::profile

@@ -106,8 +106,8 @@ std::string summary_text(const Report& report, const std::string& title) {
                        "Total (µs)", "Mean (µs)", "Share");
     out += std::string(width + 52, '-') + "\n";
     for (const auto& c : centres) {
-      out += fmt::format("{:<{}}  {:>9}  {:>14.1f}  {:>12.2f}  {:>6.1f}%\n", c.name, width,
-                         c.count, c.total_us, c.mean_us(), 100 * c.share);
+      out += fmt::format("{:<{}}  {:>9}  {:>14.1f}  {:>12.2f}  {:>6.1f}%\n", c.name, width, c.count,
+                         c.total_us, c.mean_us(), 100 * c.share);
     }
   } else {
     out += "No events were recorded (was profiling on during the run?)\n";

@@ -21,6 +21,9 @@ constexpr std::string_view kOk = "%%% OK";
 constexpr std::string_view kFailure = "%%% FAILURE";
 // How much of the server's standard error a ServerDied message quotes.
 constexpr size_t kStderrQuote = 2000;
+// A reply may be big (a profiling report of a long run), but not without bound: a server that
+// streams bytes without ever finishing its reply would otherwise exhaust memory.
+constexpr size_t kMaxReplyBytes = size_t{1} << 30;
 
 // A write to a server that has died must come back as EPIPE, not kill the client.
 void ignore_sigpipe() {
@@ -80,9 +83,10 @@ ServerFailure::ServerFailure(const std::string& command, std::string message)
 
 std::string quote_protocol_word(const std::string& word) {
   if (word.find_first_of("\"\n\r") != std::string::npos) {
-    fail_usage("cannot send \"{}\" to a protocol server: words may not contain '\"' or line "
-               "breaks",
-               word);
+    fail_usage(
+        "cannot send \"{}\" to a protocol server: words may not contain '\"' or line "
+        "breaks",
+        word);
   }
   if (word.empty() || word.find_first_of(" \t") != std::string::npos) return '"' + word + '"';
   return word;
@@ -294,7 +298,8 @@ void ServerClient::died(const std::string& while_doing) {
   drain_stderr();
   close_fds();
   std::string message = fmt::format("server '{}' {} {}", description_, how, while_doing);
-  if (!err_buffer_.empty()) message += "; its standard error:\n" + tail_of(err_buffer_, kStderrQuote);
+  if (!err_buffer_.empty())
+    message += "; its standard error:\n" + tail_of(err_buffer_, kStderrQuote);
   throw ServerDied(message);
 }
 
@@ -316,6 +321,7 @@ std::vector<std::string> ServerClient::read_reply(const std::string& command,
   bool in_failure = false;
   std::string failure_text;
   size_t line_start = 0;
+  size_t reply_bytes = 0;
   for (;;) {
     // Split what has arrived into lines; out_scan_ avoids searching the same bytes twice when a
     // long line (a report) arrives in pieces.
@@ -354,11 +360,10 @@ std::vector<std::string> ServerClient::read_reply(const std::string& command,
       if (left <= Clock::duration::zero()) {
         broken_ = true;
         drain_stderr();
-        throw ServerTimeout(fmt::format("server '{}' did not answer '{}' in time", description_,
-                                        command));
+        throw ServerTimeout(
+            fmt::format("server '{}' did not answer '{}' in time", description_, command));
       }
-      wait_ms = static_cast<int>(
-          std::chrono::ceil<std::chrono::milliseconds>(left).count());
+      wait_ms = static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(left).count());
     }
     pollfd fds[2] = {{from_server_, POLLIN, 0}, {err_server_, POLLIN, 0}};
     const int nfds = err_server_ >= 0 ? 2 : 1;
@@ -373,6 +378,12 @@ std::vector<std::string> ServerClient::read_reply(const std::string& command,
       if (n < 0) fail_errno(fmt::format("cannot read from server '{}'", description_));
       if (n == 0) died(fmt::format("while answering '{}'", command));
       out_buffer_.append(buf, static_cast<size_t>(n));
+      reply_bytes += static_cast<size_t>(n);
+      if (reply_bytes > kMaxReplyBytes) {
+        broken_ = true;
+        fail_format("server '{}' sent more than {} bytes in reply to '{}' without finishing it",
+                    description_, kMaxReplyBytes, command);
+      }
     }
   }
 }
@@ -383,8 +394,8 @@ void ServerClient::wait_ready(std::chrono::milliseconds timeout) {
     read_reply("<start-up>", Clock::now() + timeout, &failure);
   } catch (const ServerTimeout&) {
     kill();
-    throw ServerTimeout(fmt::format("server '{}' did not become ready within {} s",
-                                    description_, timeout.count() / 1000.0));
+    throw ServerTimeout(fmt::format("server '{}' did not become ready within {} s", description_,
+                                    timeout.count() / 1000.0));
   }
 }
 
@@ -393,8 +404,8 @@ std::vector<std::string> ServerClient::command(const std::vector<std::string>& w
   if (words.empty()) fail_usage("empty server command");
   const std::string shown = join_words(words);
   if (!usable()) {
-    throw ServerDied(fmt::format("server '{}' is no longer running (command '{}')", description_,
-                                 shown));
+    throw ServerDied(
+        fmt::format("server '{}' is no longer running (command '{}')", description_, shown));
   }
   std::string line;
   for (const auto& w : words) {

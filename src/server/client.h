@@ -70,7 +70,8 @@ class ServerClient {
   // Starts `argv` (argv[0] looked up in PATH) and waits for the start-up `%%% OK`. Throws
   // SystemError when the program cannot be started, ServerDied when it exits first, and
   // ServerTimeout when it does not become ready in time.
-  static ServerClient spawn(const std::vector<std::string>& argv, const ServerOptions& options = {});
+  static ServerClient spawn(const std::vector<std::string>& argv,
+                            const ServerOptions& options = {});
   // Starts a shell command line (`/bin/sh -c 'exec CMD'`), so quoting and variables work as in a
   // terminal.
   static ServerClient spawn_shell(const std::string& command_line,

@@ -335,6 +335,10 @@ Value f_indent(Interpreter& in, const Value& v, CallArgs& args) {
 Value f_attr(Interpreter&, const Value& v, CallArgs& args) {
   auto a = bind_args(args, {"name"}, "attr");
   if (!a[0] || !a[0]->is_string()) fail_value("attr() needs an attribute name");
+  // Python getattr only: a dict's keys are items, not attributes.
+  if (v.is_dict() && !has_method(v, a[0]->str())) {
+    return Value::undefined(fmt::format("'dict object' has no attribute '{}'", a[0]->str()));
+  }
   return get_attr(v, a[0]->str());
 }
 

@@ -390,7 +390,7 @@ Value Interpreter::call_macro(const Stmt& macro, const std::weak_ptr<Scope>& def
     }
   }
   if (macro.kind == StmtKind::Macro) {
-    frame->set("varargs", Value::list(std::move(extra_positional)));
+    frame->set("varargs", Value::list(std::move(extra_positional), /*tuple=*/true));
     frame->set("kwargs", Value::dict(std::move(extra_keyword)));
     if (macro.uses_caller && !caller.is_undefined()) frame->set("caller", caller);
   }

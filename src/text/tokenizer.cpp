@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <limits>
 
 #include "text/utf8.h"
 #include "util/error.h"
@@ -222,13 +223,13 @@ std::string Tokenizer::decode(std::span<const TokenId> ids, bool skip_special) c
   for (const TokenId id : ids) {
     const Entry& e = entry(id);
     if (skip_special && e.kind == TokenKind::Special) continue;
-    out.append(e.bytes);
+    out.append(bytes_of(e));
   }
   return out;
 }
 
-std::string_view Tokenizer::token_bytes(TokenId id) const { return entry(id).bytes; }
-const std::string& Tokenizer::token_text(TokenId id) const { return entry(id).text; }
+std::string_view Tokenizer::token_bytes(TokenId id) const { return bytes_of(entry(id)); }
+std::string_view Tokenizer::token_text(TokenId id) const { return text_of(entry(id)); }
 TokenKind Tokenizer::kind(TokenId id) const { return entry(id).kind; }
 
 std::optional<TokenId> Tokenizer::find(std::string_view text) const {
@@ -238,18 +239,37 @@ std::optional<TokenId> Tokenizer::find(std::string_view text) const {
   return bpe_.find(text);
 }
 
+void Tokenizer::set_entry(TokenId id, std::string_view text, TokenKind kind) {
+  if (static_cast<size_t>(id) >= entries_.size()) entries_.resize(static_cast<size_t>(id) + 1);
+  if (text_arena_.size() + text.size() > std::numeric_limits<uint32_t>::max()) {
+    throw UsageError(fmt::format("{}: vocabulary strings exceed 4 GiB", source_));
+  }
+  Entry& e = entries_[id];
+  e.text_offset = static_cast<uint32_t>(text_arena_.size());
+  e.text_length = static_cast<uint32_t>(text.size());
+  text_arena_.append(text);
+  e.kind = kind;
+  e.present = true;
+}
+
 void Tokenizer::finish() {
   for (const AddedToken& t : added_) {
-    Entry& e = entries_[t.id];
-    e.text = t.content;
-    e.bytes = t.content;
-    e.kind = t.special ? TokenKind::Special : TokenKind::Added;
-    e.present = true;
+    set_entry(t.id, t.content, t.special ? TokenKind::Special : TokenKind::Added);
   }
+  bytes_arena_.clear();
+  bytes_arena_.reserve(text_arena_.size());
   for (Entry& e : entries_) {
-    if (!e.present || e.kind == TokenKind::Special || e.kind == TokenKind::Added) continue;
-    auto bytes = byte_level_decode(e.text);
-    e.bytes = bytes ? std::move(*bytes) : e.text;
+    if (!e.present) continue;
+    const std::string_view text = text_of(e);
+    e.bytes_offset = static_cast<uint32_t>(bytes_arena_.size());
+    // Added tokens stand for their text; BPE tokens for the bytes their characters encode, or
+    // for their own text when a character is outside the byte-level table (as tokenizers'
+    // ByteLevel decoder does).
+    if (e.kind == TokenKind::Special || e.kind == TokenKind::Added ||
+        !byte_level_decode_append(text, bytes_arena_)) {
+      bytes_arena_.append(text);
+    }
+    e.bytes_length = static_cast<uint32_t>(bytes_arena_.size() - e.bytes_offset);
   }
   raw_matcher_ = std::make_unique<AddedMatcher>(added_, false);
   normalized_matcher_ = std::make_unique<AddedMatcher>(added_, true);

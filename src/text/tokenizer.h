@@ -65,7 +65,7 @@ class Tokenizer {
   // Bytes one token stands for.
   std::string_view token_bytes(TokenId id) const;
   // The vocabulary spelling (byte-level form for BPE tokens, the text for added tokens).
-  const std::string& token_text(TokenId id) const;
+  std::string_view token_text(TokenId id) const;
   TokenKind kind(TokenId id) const;
   bool is_special(TokenId id) const { return kind(id) == TokenKind::Special; }
   // Id of a vocabulary spelling or added token's text.
@@ -83,9 +83,13 @@ class Tokenizer {
   Tokenizer();
   friend class TokenizerBuilder;
 
+  // Per id: its spelling in text_arena_ and its decoded bytes in bytes_arena_ (two big strings
+  // instead of 300k small ones: loading is dominated by allocation otherwise).
   struct Entry {
-    std::string text;   // vocabulary spelling
-    std::string bytes;  // what it decodes to
+    uint32_t text_offset = 0;
+    uint32_t text_length = 0;
+    uint32_t bytes_offset = 0;
+    uint32_t bytes_length = 0;
     TokenKind kind = TokenKind::Unused;
     bool present = false;  // ids not named by the vocabulary are holes
   };
@@ -101,6 +105,13 @@ class Tokenizer {
   class AddedMatcher;
 
   const Entry& entry(TokenId id) const;
+  void set_entry(TokenId id, std::string_view text, TokenKind kind);
+  std::string_view text_of(const Entry& e) const {
+    return std::string_view(text_arena_).substr(e.text_offset, e.text_length);
+  }
+  std::string_view bytes_of(const Entry& e) const {
+    return std::string_view(bytes_arena_).substr(e.bytes_offset, e.bytes_length);
+  }
   void encode_segment(std::string_view text, bool parse_special, struct EncodeState& state,
                       std::vector<TokenId>& out) const;
   void encode_normalized(std::string_view text, bool parse_special, struct EncodeState& state,
@@ -111,6 +122,8 @@ class Tokenizer {
 
   std::string source_;
   std::vector<Entry> entries_;  // [vocab_size]
+  std::string text_arena_;
+  std::string bytes_arena_;
   std::vector<AddedToken> added_;
   std::unique_ptr<AddedMatcher> raw_matcher_;         // added tokens with normalized == false
   std::unique_ptr<AddedMatcher> normalized_matcher_;  // added tokens with normalized == true

@@ -61,19 +61,33 @@ std::string byte_level_encode(std::string_view bytes) {
   return out;
 }
 
-std::optional<std::string> byte_level_decode(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
+bool byte_level_decode_append(std::string_view text, std::string& out) {
+  const size_t size_before = out.size();
   size_t pos = 0;
   while (pos < text.size()) {
-    char32_t cp = 0;
-    const size_t len = utf8_sequence_at(text, pos, &cp);
-    if (len == 0) return std::nullopt;
-    const int b = byte_level_byte(cp);
-    if (b < 0) return std::nullopt;
+    const auto lead = static_cast<uint8_t>(text[pos]);
+    int b = -1;
+    size_t len = 1;
+    if (lead < 0x80) {
+      b = tables().to_byte[lead];
+    } else {
+      char32_t cp = 0;
+      len = utf8_sequence_at(text, pos, &cp);
+      if (len > 0) b = byte_level_byte(cp);
+    }
+    if (b < 0) {
+      out.resize(size_before);
+      return false;
+    }
     out.push_back(static_cast<char>(b));
     pos += len;
   }
+  return true;
+}
+
+std::optional<std::string> byte_level_decode(std::string_view text) {
+  std::string out;
+  if (!byte_level_decode_append(text, out)) return std::nullopt;
   return out;
 }
 
@@ -193,19 +207,20 @@ void BpeModel::reserve(size_t tokens, size_t merges) {
   merges_.reserve(merges);
 }
 
-void BpeModel::add_merge(std::string_view left, std::string_view right, const std::string& where) {
+void BpeModel::add_merge(std::string_view left, std::string_view right, std::string_view list,
+                         size_t index) {
   const auto l = find(left);
   const auto r = find(right);
   if (!l || !r) {
-    fail_format("{}: merge \"{} {}\" names a token that is not in the vocabulary ('{}')", where,
-                left, right, l ? right : left);
+    fail_format("{}[{}]: merge \"{} {}\" names a token that is not in the vocabulary ('{}')",
+                list, index, left, right, l ? right : left);
   }
   std::string& joined = join_buffer_;
   joined.assign(left).append(right);
   const auto merged = find(joined);
   if (!merged) {
-    fail_format("{}: merge \"{} {}\" gives '{}', which is not in the vocabulary", where, left,
-                right, joined);
+    fail_format("{}[{}]: merge \"{} {}\" gives '{}', which is not in the vocabulary", list,
+                index, left, right, joined);
   }
   // A repeated merge keeps its first (better) rank.
   merges_.insert(*l, *r, {static_cast<int32_t>(merges_.size()), *merged});

@@ -25,6 +25,8 @@ std::string byte_level_encode(std::string_view bytes);
 // Vocabulary spelling back to bytes; nullopt when a character is outside the byte-level table
 // (such tokens decode to their own UTF-8 text, as tokenizers' ByteLevel decoder does).
 std::optional<std::string> byte_level_decode(std::string_view text);
+// The same, appending to `out`; on failure returns false with `out` unchanged.
+bool byte_level_decode_append(std::string_view text, std::string& out);
 
 // Vocabulary strings to ids: the strings in one arena, open addressing with linear probing on a
 // flat slot array (one cache miss per lookup, no allocation per entry), which matters for both
@@ -99,9 +101,10 @@ class BpeModel {
   void reserve(size_t tokens, size_t merges);
   // Vocabulary entry; a repeated string keeps its first id. Call before add_merge().
   void add_token(std::string_view text, TokenId id) { vocab_.insert(text, id); }
-  // The next merge in rank order. Throws FormatError naming `where` when a side or the merged
-  // string is not in the vocabulary (as tokenizers does).
-  void add_merge(std::string_view left, std::string_view right, const std::string& where);
+  // The next merge in rank order. Throws FormatError naming `list`[`index`] when a side or the
+  // merged string is not in the vocabulary (as tokenizers does).
+  void add_merge(std::string_view left, std::string_view right, std::string_view list,
+                 size_t index);
   // tokenizers' `ignore_merges`: a word that is a vocabulary entry as a whole is taken as is.
   void set_ignore_merges(bool on) { ignore_merges_ = on; }
   // Builds the byte table; call once all tokens are added.

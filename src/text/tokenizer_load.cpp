@@ -46,6 +46,130 @@ Json parse_json(std::string_view text, const std::string& name) {
     return Json::parse(text.begin(), text.end());
   } catch (const Json::parse_error& e) {
     fail_format("{}: JSON syntax error at byte {}: {}", name, e.byte, e.what());
+  } catch (const Json::exception& e) {
+    fail_format("{}: bad JSON: {}", name, e.what());
+  }
+}
+
+// What parse_json_capturing takes out of model.vocab and model.merges.
+struct Captured {
+  struct Token {
+    uint32_t offset;  // into vocab_text
+    uint32_t length;
+    TokenId id;
+  };
+  struct Merge {
+    uint32_t left_offset;  // into merge_text; the whole "a b" string when !pair
+    uint32_t left_length;
+    uint32_t right_offset;
+    uint32_t right_length;
+    bool pair;  // written as ["a", "b"]
+  };
+  std::string vocab_text;
+  std::vector<Token> vocab;
+  std::string merge_text;
+  std::vector<Merge> merges;
+};
+
+uint32_t append_text(std::string& arena, const std::string& text, const std::string& name) {
+  if (arena.size() + text.size() > std::numeric_limits<uint32_t>::max()) {
+    fail_format("{}: vocabulary or merges exceed 4 GiB", name);
+  }
+  const auto offset = static_cast<uint32_t>(arena.size());
+  arena.append(text);
+  return offset;
+}
+
+// Parses tokenizer.json, moving model.vocab entries and model.merges elements into `out` as
+// they are read (the document keeps an empty vocab object and merges array). Uses nlohmann's
+// parser callback, which reports each key and value with the nesting it is in.
+Json parse_json_capturing(std::string_view text, const std::string& name, Captured& out) {
+  struct Level {
+    bool object;
+    std::string key;  // the current key when `object`
+  };
+  std::vector<Level> stack;
+  const auto in_model_field = [&](const char* field) {
+    return stack.size() >= 3 && stack[0].object && stack[0].key == "model" && stack[1].object &&
+           stack[1].key == field;
+  };
+  const Json::parser_callback_t callback = [&](int /*depth*/, Json::parse_event_t event,
+                                               Json& parsed) -> bool {
+    const bool in_vocab = stack.size() == 3 && in_model_field("vocab") && stack[2].object;
+    const bool in_merges = stack.size() == 3 && in_model_field("merges") && !stack[2].object;
+    const bool in_merge_pair = stack.size() == 4 && in_model_field("merges") && !stack[2].object;
+    switch (event) {
+      case Json::parse_event_t::object_start:
+      case Json::parse_event_t::array_start:
+        if (in_vocab) {
+          fail_format("{}: model.vocab[\"{}\"] must be a token id (an integer from 0 to 2^31-2)",
+                      name, stack[2].key);
+        }
+        if ((in_merges && event == Json::parse_event_t::object_start) || in_merge_pair) {
+          fail_format("{}: model.merges[{}]: expected a string \"left right\" or a pair of "
+                      "strings", name, out.merges.size());
+        }
+        stack.push_back({event == Json::parse_event_t::object_start, {}});
+        return true;
+      case Json::parse_event_t::key:
+        if (stack.empty()) return true;
+        stack.back().key = parsed.get<std::string>();
+        // A vocabulary key is not stored: its value is captured below.
+        return !in_vocab;
+      case Json::parse_event_t::object_end:
+        if (!stack.empty()) stack.pop_back();
+        return true;
+      case Json::parse_event_t::array_end: {
+        // Here the stack still has the ending array on top.
+        const bool merge_pair = in_merge_pair;
+        if (!stack.empty()) stack.pop_back();
+        if (!merge_pair) return true;
+        const size_t index = out.merges.size();
+        if (parsed.size() != 2 || !parsed[0].is_string() || !parsed[1].is_string()) {
+          fail_format("{}: model.merges[{}]: expected a string \"left right\" or a pair of "
+                      "strings", name, index);
+        }
+        const auto& left = parsed[0].get_ref<const std::string&>();
+        const auto& right = parsed[1].get_ref<const std::string&>();
+        const uint32_t lo = append_text(out.merge_text, left, name);
+        const uint32_t ro = append_text(out.merge_text, right, name);
+        out.merges.push_back({lo, static_cast<uint32_t>(left.size()), ro,
+                              static_cast<uint32_t>(right.size()), true});
+        return false;
+      }
+      case Json::parse_event_t::value:
+        if (in_vocab) {
+          const std::string& token = stack[2].key;
+          if (!parsed.is_number_integer() || parsed.get<int64_t>() < 0 ||
+              parsed.get<int64_t>() >= std::numeric_limits<TokenId>::max()) {
+            fail_format("{}: model.vocab[\"{}\"] must be a token id (an integer from 0 to "
+                        "2^31-2)", name, token);
+          }
+          const uint32_t offset = append_text(out.vocab_text, token, name);
+          out.vocab.push_back({offset, static_cast<uint32_t>(token.size()),
+                               static_cast<TokenId>(parsed.get<int64_t>())});
+          return false;
+        }
+        if (in_merges) {
+          if (!parsed.is_string()) {
+            fail_format("{}: model.merges[{}]: expected a string \"left right\" or a pair of "
+                        "strings", name, out.merges.size());
+          }
+          const auto& merge = parsed.get_ref<const std::string&>();
+          const uint32_t offset = append_text(out.merge_text, merge, name);
+          out.merges.push_back({offset, static_cast<uint32_t>(merge.size()), 0, 0, false});
+          return false;
+        }
+        return true;
+    }
+    return true;
+  };
+  try {
+    return Json::parse(text.begin(), text.end(), callback);
+  } catch (const Json::parse_error& e) {
+    fail_format("{}: JSON syntax error at byte {}: {}", name, e.byte, e.what());
+  } catch (const Json::exception& e) {
+    fail_format("{}: bad JSON: {}", name, e.what());
   }
 }
 
@@ -197,13 +321,6 @@ class TokenizerBuilder {
   static Tokenizer from_gguf(const GgufFile& gguf);
 
  private:
-  static void set_entry(Tokenizer& t, TokenId id, std::string text, TokenKind kind) {
-    if (static_cast<size_t>(id) >= t.entries_.size()) t.entries_.resize(static_cast<size_t>(id) + 1);
-    Tokenizer::Entry& e = t.entries_[id];
-    e.text = std::move(text);
-    e.kind = kind;
-    e.present = true;
-  }
   static void add_added(Tokenizer& t, Tokenizer::AddedToken token) {
     for (auto& existing : t.added_) {
       if (existing.id == token.id) {
@@ -218,7 +335,10 @@ class TokenizerBuilder {
 Tokenizer TokenizerBuilder::from_json(std::string_view json, const std::string& name,
                                       std::string_view config_json,
                                       const std::string& config_name) {
-  const Json root = parse_json(json, name);
+  // model.vocab and model.merges (150k entries each) are taken out while parsing instead of
+  // being built into the document: that halves the load time.
+  Captured captured;
+  const Json root = parse_json_capturing(json, name, captured);
   const Fields f(name);
   if (!root.is_object()) fail_format("{}: the document is not a JSON object", name);
   Tokenizer t;
@@ -250,36 +370,33 @@ Tokenizer TokenizerBuilder::from_json(std::string_view json, const std::string& 
 
   const Json& vocab = f.require(model, "vocab", "model.vocab");
   if (!vocab.is_object()) f.fail("model.vocab", "must be an object of token: id");
-  if (vocab.empty()) f.fail("model.vocab", "is empty");
-  t.entries_.reserve(vocab.size());
-  {
-    const Json* merges = f.optional(model, "merges");
-    t.bpe_.reserve(vocab.size(), merges != nullptr && merges->is_array() ? merges->size() : 0);
-  }
-  for (const auto& [text, id_value] : vocab.items()) {
-    const TokenId id = f.id(id_value, fmt::format("model.vocab[\"{}\"]", text));
-    t.bpe_.add_token(text, id);
-    set_entry(t, id, text, TokenKind::Normal);
-  }
-
+  // Whatever the capture left in the document was not a token id or a merge.
+  if (!vocab.empty()) f.fail("model.vocab", "values must be token ids (integers)");
+  if (captured.vocab.empty()) f.fail("model.vocab", "is empty");
   const Json& merges = f.require(model, "merges", "model.merges");
   if (!merges.is_array()) f.fail("model.merges", "must be an array");
-  for (size_t i = 0; i < merges.size(); ++i) {
-    const Json& m = merges[i];
-    const std::string where = fmt::format("{}: model.merges[{}]", name, i);
-    std::string_view left;
-    std::string_view right;
-    if (m.is_string()) {
-      if (!split_merge(m.get_ref<const std::string&>(), &left, &right)) {
-        fail_format("{}: expected \"left right\", got \"{}\"", where, m.get<std::string>());
-      }
-    } else if (m.is_array() && m.size() == 2 && m[0].is_string() && m[1].is_string()) {
-      left = m[0].get_ref<const std::string&>();
-      right = m[1].get_ref<const std::string&>();
-    } else {
-      fail_format("{}: expected a string \"left right\" or a pair of strings", where);
+  if (!merges.empty()) {
+    f.fail("model.merges", "elements must be strings \"left right\" or pairs of strings");
+  }
+
+  t.bpe_.reserve(captured.vocab.size(), captured.merges.size());
+  t.entries_.reserve(captured.vocab.size() + 1024);
+  t.text_arena_.reserve(captured.vocab_text.size());
+  for (const auto& [offset, length, id] : captured.vocab) {
+    const std::string_view text = std::string_view(captured.vocab_text).substr(offset, length);
+    t.bpe_.add_token(text, id);
+    t.set_entry(id, text, TokenKind::Normal);
+  }
+  const std::string_view merge_text = captured.merge_text;
+  const std::string merge_list = name + ": model.merges";
+  for (size_t i = 0; i < captured.merges.size(); ++i) {
+    const Captured::Merge& m = captured.merges[i];
+    std::string_view left = merge_text.substr(m.left_offset, m.left_length);
+    std::string_view right = merge_text.substr(m.right_offset, m.right_length);
+    if (!m.pair && !split_merge(left, &left, &right)) {
+      fail_format("{}[{}]: expected \"left right\", got \"{}\"", merge_list, i, left);
     }
-    t.bpe_.add_merge(left, right, where);
+    t.bpe_.add_merge(left, right, merge_list, i);
   }
 
   if (const Json* added = f.optional(root, "added_tokens")) {
@@ -382,6 +499,7 @@ Tokenizer TokenizerBuilder::from_gguf(const GgufFile& gguf) {
   GgufPreset preset = gguf_pre_tokenizer(pre_name, fmt::format("{}: {}", name, pre_key));
   t.pre_ = std::move(preset.pre);
   t.bpe_.set_ignore_merges(preset.ignore_merges);
+  if (preset.nfc) t.normalizer_.add(NormalForm::NFC);
 
   const char* tokens_key = "tokenizer.ggml.tokens";
   const GgufValue& tokens = require(tokens_key);
@@ -403,6 +521,7 @@ Tokenizer TokenizerBuilder::from_gguf(const GgufFile& gguf) {
     }
   }
   t.entries_.resize(n);
+  t.text_arena_.reserve(n * 8);
   if (const GgufValue* m = gguf.find("tokenizer.ggml.merges")) t.bpe_.reserve(n, m->array.size());
   for (size_t i = 0; i < n; ++i) {
     const auto id = static_cast<TokenId>(i);
@@ -411,8 +530,10 @@ Tokenizer TokenizerBuilder::from_gguf(const GgufFile& gguf) {
     switch (types[i]) {
       case 3:
       case 4: {
-        set_entry(t, id, text, types[i] == 3 ? TokenKind::Special : TokenKind::Added);
-        if (text.empty()) break;
+        if (text.empty()) {  // cannot be matched; keep the id decodable
+          t.set_entry(id, text, types[i] == 3 ? TokenKind::Special : TokenKind::Added);
+          break;
+        }
         Tokenizer::AddedToken token;
         token.id = id;
         token.content = text;
@@ -421,10 +542,10 @@ Tokenizer TokenizerBuilder::from_gguf(const GgufFile& gguf) {
         break;
       }
       case 5:
-        set_entry(t, id, text, TokenKind::Unused);
+        t.set_entry(id, text, TokenKind::Unused);
         break;
       default:
-        set_entry(t, id, text, TokenKind::Normal);
+        t.set_entry(id, text, TokenKind::Normal);
         t.bpe_.add_token(text, id);
         break;
     }
@@ -435,13 +556,15 @@ Tokenizer TokenizerBuilder::from_gguf(const GgufFile& gguf) {
   if (merges.type != GgufType::Array || merges.array_type != GgufType::String) {
     fail_format("{}: {} must be an array of strings", name, merges_key);
   }
+  const std::string merge_list = fmt::format("{}: {}", name, merges_key);
   for (size_t i = 0; i < merges.array.size(); ++i) {
     const std::string& m = merges.array[i].string_value;
-    const std::string where = fmt::format("{}: {}[{}]", name, merges_key, i);
     std::string_view left;
     std::string_view right;
-    if (!split_merge(m, &left, &right)) fail_format("{}: expected \"left right\", got \"{}\"", where, m);
-    t.bpe_.add_merge(left, right, where);
+    if (!split_merge(m, &left, &right)) {
+      fail_format("{}[{}]: expected \"left right\", got \"{}\"", merge_list, i, m);
+    }
+    t.bpe_.add_merge(left, right, merge_list, i);
   }
   t.finish();
 

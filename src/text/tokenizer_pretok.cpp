@@ -269,11 +269,13 @@ struct Preset {
   std::vector<const char*> names;
   std::vector<const char*> patterns;
   bool ignore_merges = false;
+  bool nfc = false;
 };
 
 const std::vector<Preset>& presets() {
   static const std::vector<Preset> table = {
-      {{"qwen2", "deepseek-r1-qwen", "stablelm2", "megrez", "kormo"}, {kQwen2Pattern}},
+      {{"qwen2", "deepseek-r1-qwen"}, {kQwen2Pattern}, false, true},
+      {{"stablelm2", "megrez", "kormo"}, {kQwen2Pattern}},
       {{"llama3", "llama-v3", "llama-bpe", "falcon3", "falcon-h1", "pixtral", "midm-2.0", "lfm2"},
        {kLlama3Pattern},
        true},
@@ -317,6 +319,7 @@ GgufPreset gguf_pre_tokenizer(const std::string& name, const std::string& key) {
                              SplitBehavior::Isolated, false);
       }
       result.ignore_merges = preset.ignore_merges;
+      result.nfc = preset.nfc;
       return result;
     }
   }

@@ -94,11 +94,13 @@ extern const char* const kGpt2Pattern;
 // The pre-tokenizer for a GGUF `tokenizer.ggml.pre` name (llama.cpp's names: "qwen2",
 // "llama-bpe", "gpt-2", "deepseek-llm", ...): the patterns of the model's own tokenizer.json,
 // each a Split step with isolated matches, then ByteLevel. Also tells whether the model's BPE
-// ignores merges (whole words found in the vocabulary are taken as they are, as Llama 3 does).
+// ignores merges (whole words found in the vocabulary are taken as they are, as Llama 3 does)
+// and whether its tokenizer.json normalises to NFC (Qwen's does; GGUF has no field for it).
 // Throws FormatError naming `key` for an unknown name.
 struct GgufPreset {
   PreTokenizer pre;
   bool ignore_merges = false;
+  bool nfc = false;
 };
 GgufPreset gguf_pre_tokenizer(const std::string& name, const std::string& key);
 

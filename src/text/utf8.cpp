@@ -149,4 +149,40 @@ std::string utf8_make_valid(std::string_view s) {
   return out;
 }
 
+std::string quote_bytes(std::string_view s) {
+  static const char kHex[] = "0123456789abcdef";
+  std::string out = "\"";
+  size_t pos = 0;
+  while (pos < s.size()) {
+    char32_t cp = 0;
+    const size_t len = utf8_sequence_at(s, pos, &cp);
+    if (len == 0) {
+      const auto b = static_cast<uint8_t>(s[pos]);
+      out += "\\x";
+      out += kHex[b >> 4];
+      out += kHex[b & 15];
+      ++pos;
+      continue;
+    }
+    switch (cp) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\t': out += "\\t"; break;
+      case '\r': out += "\\r"; break;
+      default:
+        if (cp < 0x20 || (cp >= 0x7F && cp < 0xA0)) {  // C0, DEL, C1: invisible or disruptive
+          out += "\\u00";
+          out += kHex[cp >> 4];
+          out += kHex[cp & 15];
+        } else {
+          out.append(s.substr(pos, len));
+        }
+    }
+    pos += len;
+  }
+  out += '"';
+  return out;
+}
+
 }  // namespace hh

@@ -31,4 +31,10 @@ void append_utf8(std::string& out, char32_t cp);
 // W3C/Unicode practice that Python's and Rust's lossy decoders follow).
 std::string utf8_make_valid(std::string_view s);
 
+// `s` as a double-quoted JSON string literal for display (tokenize's pieces): UTF-8 kept as is,
+// quotes, backslashes and control characters escaped (\n, \t, \r, \u001b ...), and each byte
+// that is not part of a well-formed character written \xNN (an extension of JSON, so that
+// tokens holding part of a character stay visible).
+std::string quote_bytes(std::string_view s);
+
 }  // namespace hh

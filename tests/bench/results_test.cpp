@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "bench/compare.h"
+#include "util/error.h"
 
 namespace hh::bench {
 namespace {

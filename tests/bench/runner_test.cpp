@@ -74,8 +74,8 @@ class RunnerTest : public ::testing::Test {
 TEST_F(RunnerTest, MeasuresValidatesAndRecords) {
   options_.description.backend = "fake";
   options_.profile = true;
-  const Results r = run(
-      "==\nentry: spin\n\"small\" input { 200i64 } output { 200i64 }\ninput { 50i64 }\n");
+  const Results r =
+      run("==\nentry: spin\n\"small\" input { 200i64 } output { 200i64 }\ninput { 50i64 }\n");
   ASSERT_EQ(r.size(), 1u);
   EXPECT_TRUE(r[0].name.ends_with("b.spec:spin"));
   EXPECT_EQ(r[0].metadata["backend"], "fake");
@@ -153,8 +153,7 @@ entry: sum
   EXPECT_NE(error(":sum", "leftover").find("2 expected values given"), std::string::npos)
       << error(":sum", "leftover");
   EXPECT_NE(error(":fail", "f").find("always fails"), std::string::npos) << error(":fail", "f");
-  EXPECT_NE(error(":nosuchentry", "f").find("unknown entry point 'nosuchentry'"),
-            std::string::npos)
+  EXPECT_NE(error(":nosuchentry", "f").find("unknown entry point 'nosuchentry'"), std::string::npos)
       << error(":nosuchentry", "f");
   EXPECT_NE(error(":die", "dies").find("exited with status 3"), std::string::npos)
       << error(":die", "dies");

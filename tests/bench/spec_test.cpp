@@ -122,9 +122,8 @@ TEST(Spec, SeveralBlocksAndDefaults) {
 }
 
 TEST(Spec, StringEscapesAndNestedScripts) {
-  const Spec spec =
-      parse_spec("==\nscript input { f (g (h \"a\\\"b\\\\c\\n\")) true f32.nan (empty([0]i64)) }",
-                 "s");
+  const Spec spec = parse_spec(
+      "==\nscript input { f (g (h \"a\\\"b\\\\c\\n\")) true f32.nan (empty([0]i64)) }", "s");
   const ScriptExpr& f = spec.cases[0].datasets[0].input.script;
   ASSERT_EQ(f.args.size(), 4u);
   EXPECT_EQ(f.args[0].function, "g");

@@ -113,9 +113,8 @@ TEST(Statistics, ConvergenceRuleWithAndWithoutAutocorrelation) {
   // sd 5 around 100: the rse is 0.05 / sqrt(n / tau); independent samples reach 1% near n = 25.
   const auto independent = white_noise(60, 5, 5);
   EXPECT_TRUE(has_converged(summarize(independent), rule));
-  EXPECT_FALSE(has_converged(summarize(std::vector<double>(independent.begin(),
-                                                           independent.begin() + 10)),
-                             rule));
+  EXPECT_FALSE(has_converged(
+      summarize(std::vector<double>(independent.begin(), independent.begin() + 10)), rule));
   // The same marginal spread with strong autocorrelation (tau ~ 19) needs ~19 times as many
   // samples: 60 are not enough, 4000 are.
   const double phi = 0.9, innovation = 5 * std::sqrt(1 - phi * phi);

@@ -221,7 +221,7 @@ TEST_P(Ops, MatmulMatchesReferenceOnBothPaths) {
   CpuOps ops(*GetParam(), 2, nullptr);
   for (ElemType type : kDtypes) {
     for (int64_t T : {1, 5, 9}) {
-      const int64_t R = 300, K = 1000;  // sgemm tiles of 160 and 140 rows
+      const int64_t R = 300, K = 1000;  // sgemm tiles of 256 and 44 rows
       Array w = random_array(type, {R, K}, rng, 1.0);
       std::vector<float> x = random_floats(T * K, rng), y(static_cast<size_t>(T * R));
       ops.matmul(x.data(), T, w, y.data());
@@ -244,34 +244,42 @@ TEST_P(Ops, MatmulMatchesReferenceOnBothPaths) {
 
 TEST_P(Ops, AttentionMatchesReference) {
   CpuOps ops(*GetParam(), 2, nullptr);
-  const int64_t b = 2, kvh = 2, cs = 11, dh = 16, heads = 4, layer = 1, pos = 5, T = 4;
-  for (ElemType type : kDtypes) {
-    KVCache cache{random_array(type, {b, kvh, cs, dh}, rng, 1.0),
-                  random_array(type, {b, kvh, cs, dh}, rng, 1.0)};
-    std::vector<float> q = random_floats(T * heads * dh, rng, 2.0);
-    std::vector<float> out(static_cast<size_t>(T * heads * dh));
-    ops.attention(q.data(), cache, layer, pos, T, heads, out.data());
-    const auto at = [&](const Array& a, int64_t g, int64_t p, int64_t i) {
-      return element(a, ((layer * kvh + g) * cs + p) * dh + i);
-    };
-    for (int64_t t = 0; t < T; ++t) {
-      for (int64_t j = 0; j < heads; ++j) {
-        const int64_t g = j / (heads / kvh), n = pos + t + 1;
-        std::vector<double> s(static_cast<size_t>(n));
-        double m = -INFINITY, sum = 0;
-        for (int64_t p = 0; p < n; ++p) {
-          for (int64_t i = 0; i < dh; ++i)
-            s[p] += q[(t * heads + j) * dh + i] * at(cache.k, g, p, i);
-          s[p] /= 4.0;  // sqrt(dh)
-          m = std::max(m, s[p]);
-        }
-        for (double& e : s) sum += (e = std::exp(e - m));
-        for (int64_t i = 0; i < dh; ++i) {
-          double ref = 0;
-          for (int64_t p = 0; p < n; ++p) ref += s[p] / sum * at(cache.v, g, p, i);
-          EXPECT_NEAR(out[(t * heads + j) * dh + i], ref, 1e-5) << elem_name(type);
+  const int64_t b = 2, kvh = 2, dh = 16, heads = 4, layer = 1;
+  // (pos, T): a short extension (per-query path) and a prefill of 70 tokens after 3 cached
+  // positions (sgemm path: a full block of 64 queries and a ragged one).
+  for (const auto& [pos, T] : {std::pair<int64_t, int64_t>{5, 4}, {3, 70}}) {
+    const int64_t cs = pos + T + 2;
+    for (ElemType type : kDtypes) {
+      KVCache cache{random_array(type, {b, kvh, cs, dh}, rng, 1.0),
+                    random_array(type, {b, kvh, cs, dh}, rng, 1.0)};
+      std::vector<float> q = random_floats(T * heads * dh, rng, 2.0);
+      std::vector<float> out(static_cast<size_t>(T * heads * dh));
+      ops.attention(q.data(), cache, layer, pos, T, heads, out.data());
+      const auto at = [&](const Array& a, int64_t g, int64_t p, int64_t i) {
+        return element(a, ((layer * kvh + g) * cs + p) * dh + i);
+      };
+      double worst = 0;
+      for (int64_t t = 0; t < T; ++t) {
+        for (int64_t j = 0; j < heads; ++j) {
+          const int64_t g = j / (heads / kvh), n = pos + t + 1;
+          std::vector<double> s(static_cast<size_t>(n));
+          double m = -INFINITY, sum = 0;
+          for (int64_t p = 0; p < n; ++p) {
+            for (int64_t i = 0; i < dh; ++i) {
+              s[p] += q[(t * heads + j) * dh + i] * at(cache.k, g, p, i);
+            }
+            s[p] /= 4.0;  // sqrt(dh)
+            m = std::max(m, s[p]);
+          }
+          for (double& e : s) sum += (e = std::exp(e - m));
+          for (int64_t i = 0; i < dh; ++i) {
+            double ref = 0;
+            for (int64_t p = 0; p < n; ++p) ref += s[p] / sum * at(cache.v, g, p, i);
+            worst = std::max(worst, std::fabs(out[(t * heads + j) * dh + i] - ref));
+          }
         }
       }
+      EXPECT_LT(worst, 1e-5) << elem_name(type) << " pos=" << pos << " T=" << T;
     }
   }
 }

@@ -57,25 +57,29 @@ class Forward : public ::testing::TestWithParam<Case> {
 };
 
 TEST_P(Forward, LogitsMatchTheReference) {
-  const std::vector<int64_t> xs = {3, 96, 0, 41, 41, 7, 88, 12, 5, 60, 33};  // 11: BLAS path too
-  auto kv = cache(16);
+  // 20 tokens: the prefill paths (sgemm matmuls and attention) besides decode-sized ones below.
+  const std::vector<int64_t> xs = {3,  96, 0, 41, 41, 7,  88, 12, 5,  60,
+                                   33, 2,  9, 71, 70, 69, 1,  1,  50, 95};
+  auto kv = cache(24);
   Array logits = backend_->logits(*weights_, *kv, 0, xs);
   test::ReferenceQwen3 ref(*weights_);
   expect_close(logits, ref.run(xs));
 }
 
 TEST_P(Forward, PromptExtensionEqualsTheFullPass) {
-  const std::vector<int64_t> a = {10, 20, 30, 40, 50, 60, 70, 80, 90}, b = {1, 2, 3};
-  auto kv = cache(20);
+  // A (17 tokens) takes the prefill paths, B (3) the decode-sized ones.
+  const std::vector<int64_t> a = {10, 20, 30, 40, 50, 60, 70, 80, 90, 5, 6, 7, 8, 9, 11, 12, 13};
+  const std::vector<int64_t> b = {1, 2, 3};
+  auto kv = cache(24);
   Array la = backend_->logits(*weights_, *kv, 0, a);
   Array lb = backend_->logits(*weights_, *kv, static_cast<int64_t>(a.size()), b);
   std::vector<int64_t> ab = a;
   ab.insert(ab.end(), b.begin(), b.end());
-  auto kv_full = cache(20);
+  auto kv_full = cache(24);
   Array full = backend_->logits(*weights_, *kv_full, 0, ab);
   const int64_t v = weights_->config.vocab_size;
-  // Same keys and values in the cache either way, so the logits of B agree closely (the
-  // prefill of A may take the sgemm path and the full pass does too; B alone does not).
+  // Same keys and values in the cache either way, so the logits of B agree closely (the full
+  // pass computes B's positions on the prefill paths, the extension on the decode-sized ones).
   for (size_t t = 0; t < b.size(); ++t) {
     std::vector<double> want(full.data<float>() + (a.size() + t) * v,
                              full.data<float>() + (a.size() + t + 1) * v);

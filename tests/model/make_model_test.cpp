@@ -273,13 +273,20 @@ TEST(MakeModelCli, ReportsBadArguments) {
                          dir, &err),
             0);
   EXPECT_THAT(err, HasSubstr("no/dir/x.gguf.tmp"));
-  if (std::filesystem::exists(real_tokenizer())) {
-    EXPECT_NE(run_hedgehog("make-model --preset tiny --dtype f16 --vocab 1000 --tokenizer " +
-                               real_tokenizer() + " -o " + dir.file("x.gguf"),
-                           dir, &err),
-              0);
-    EXPECT_THAT(err, HasSubstr("vocabulary of 1000"));
-  }
+  const nlohmann::json small = {
+      {"model",
+       {{"type", "BPE"}, {"vocab", {{"a", 0}, {"b", 7}}}, {"merges", nlohmann::json::array()}}}};
+  testing::write_file(dir.path() / "tokenizer.json", small.dump());
+  EXPECT_NE(run_hedgehog("make-model --preset tiny --dtype f16 --vocab 5 --tokenizer " +
+                             dir.file("tokenizer.json") + " -o " + dir.file("x.gguf"),
+                         dir, &err),
+            0);
+  EXPECT_THAT(err, HasSubstr("token id 7 ('b') does not fit a vocabulary of 5"));
+  EXPECT_NE(run_hedgehog("make-model --preset tiny --dtype f16 --tokenizer " +
+                             dir.file("absent.json") + " -o " + dir.file("x.gguf"),
+                         dir, &err),
+            0);
+  EXPECT_THAT(err, HasSubstr("absent.json"));
   EXPECT_FALSE(std::filesystem::exists(dir.file("x.gguf")));
 }
 

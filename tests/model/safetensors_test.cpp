@@ -321,8 +321,7 @@ TEST(HfFixtures, LoadsTransformersWrittenDirectories) {
   if (std::filesystem::is_directory(root)) {
     for (const auto& entry : std::filesystem::directory_iterator(root)) {
       if (!std::filesystem::exists(entry.path() / "config.json")) continue;
-      const auto config =
-          nlohmann::json::parse(testing::read_file(entry.path() / "config.json"));
+      const auto config = nlohmann::json::parse(testing::read_file(entry.path() / "config.json"));
       for (ElemType dtype : {ElemType::F32, ElemType::BF16}) {
         const Weights w = load_model(entry.path().string(), dtype);
         EXPECT_EQ(w.config.vocab_size, config["vocab_size"].get<int64_t>());

@@ -62,6 +62,15 @@ TEST(ParamsFields, NamesAndTypes) {
   EXPECT_EQ(params_field_type("ffn_down", ElemType::F32), "[][][]f32");
   EXPECT_EQ(params_field_type("rms_eps", ElemType::F16), "f32");
   EXPECT_THROW(params_field_type("bias", ElemType::F32), UsageError);
+  const ModelConfig tiny = model_preset("tiny");
+  EXPECT_EQ(params_tensor_shape("attn_q", tiny), (Shape{128, 64}));
+  EXPECT_EQ(params_tensor_shape("attn_output", tiny), (Shape{64, 128}));
+  EXPECT_EQ(params_tensor_shape("attn_v", tiny), (Shape{64, 64}));
+  EXPECT_EQ(params_tensor_shape("ffn_down", tiny), (Shape{64, 128}));
+  EXPECT_EQ(params_tensor_shape("output", tiny), (Shape{151936, 64}));
+  EXPECT_EQ(params_tensor_shape("attn_k_norm", tiny), (Shape{32}));
+  EXPECT_EQ(params_tensor_shape("rms_eps", tiny), (Shape{}));
+  EXPECT_THROW(params_tensor_shape("bias", tiny), UsageError);
 }
 
 TEST_F(WeightsTest, FieldsRoundTripTiedAndUntied) {

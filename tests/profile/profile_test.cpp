@@ -144,8 +144,8 @@ TEST_F(ProfileTest, WritesFilesForAResultsFile) {
   const auto written = write_profile_outputs(path, output_dir_for(path));
   ASSERT_EQ(written.size(), 6u);
   const fs::path out = dir_ / "results.prof";
-  for (const char* f : {"data_x.in.summary", "data_x.in.log", "data_x.in.html",
-                        "logits-data_x.in.summary"}) {
+  for (const char* f :
+       {"data_x.in.summary", "data_x.in.log", "data_x.in.html", "logits-data_x.in.summary"}) {
     EXPECT_TRUE(fs::exists(out / f)) << f;
   }
   EXPECT_NE(read(out / "data_x.in.summary").find("b.spec:gen, dataset data/x.in"),
@@ -178,7 +178,8 @@ TEST_F(ProfileTest, RawReportsAndBadInputs) {
 // --- the page in a real browser -------------------------------------------------------------
 
 std::string chromium_path() {
-  for (const char* p : {"/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"}) {
+  for (const char* p :
+       {"/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"}) {
     if (access(p, X_OK) == 0) return p;
   }
   return "";
@@ -261,8 +262,8 @@ TEST_F(ProfileTest, ScreenshotIsNotBlank) {
   };
   EXPECT_EQ(be32(16), 1000u);  // IHDR width
   EXPECT_EQ(be32(20), 800u);   // IHDR height
-  EXPECT_GT(shot.size(), 4 * empty.size()) << "page " << shot.size() << " bytes, blank "
-                                          << empty.size();
+  EXPECT_GT(shot.size(), 4 * empty.size())
+      << "page " << shot.size() << " bytes, blank " << empty.size();
 }
 
 }  // namespace

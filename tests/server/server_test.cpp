@@ -109,8 +109,8 @@ TEST_F(ServerTest, TypesKindsRanksFields) {
   EXPECT_EQ(failure("rank x"), "Unknown type: x\n");
 
   const std::string params = ok("fields Params");
-  EXPECT_EQ(params.substr(0, 46),
-            "token_embd [][]f32\noutput_norm []f32\noutput [][]");
+  EXPECT_EQ(params.substr(0, 55),
+            "token_embd [][]f32\noutput_norm []f32\noutput [][]f32\natt");
   EXPECT_NE(params.find("attn_q [][][]f32\n"), std::string::npos);
   EXPECT_NE(params.find("attn_norm [][]f32\n"), std::string::npos);
   EXPECT_NE(params.find("rope_theta f32\nrms_eps f32\n"), std::string::npos);

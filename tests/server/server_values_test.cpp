@@ -147,25 +147,25 @@ TEST_F(ServerTest, RestoreChecksTypesAndLeavesNothingBehindOnFailure) {
   EXPECT_FALSE(server_.has_variable("q"));
 
   write_file("two.txt", "1i64 2i64");
-  EXPECT_EQ(failure("restore " + path("two.txt") + " a i64"),
+  EXPECT_EQ(failure("restore " + path("two.txt") + " x i64"),
             "restore: " + path("two.txt") + ": expected the end of the file after 1 values, found "
             "more at byte 5\n");
-  EXPECT_NE(failure("restore " + path("two.txt") + " a i64 b i64 c3 i64").find("end of the file"),
+  EXPECT_NE(failure("restore " + path("two.txt") + " x i64 y i64 z i64").find("end of the file"),
             std::string::npos);
-  EXPECT_EQ(failure("restore " + path("two.txt") + " a i64 b i32"),
-            "restore: variable b (i32): " + path("two.txt") +
+  EXPECT_EQ(failure("restore " + path("two.txt") + " x i64 y i32"),
+            "restore: variable y (i32): " + path("two.txt") +
                 ": value 1 (near byte 4): expected i32, found i64\n");
-  EXPECT_FALSE(server_.has_variable("a"));  // all or nothing
-  EXPECT_EQ(failure("restore " + path("two.txt") + " a i64 a i64"),
-            "restore: variable a named twice\n");
-  EXPECT_EQ(failure("restore " + path("two.txt") + " c i64 b i64"), "Variable already exists: c\n");
-  EXPECT_EQ(failure("restore " + path("two.txt") + " a i65 b i64"), "Unknown type: i65\n");
-  EXPECT_EQ(failure("restore " + path("two.txt") + " a"),
+  EXPECT_FALSE(server_.has_variable("x"));  // all or nothing
+  EXPECT_EQ(failure("restore " + path("two.txt") + " x i64 x i64"),
+            "restore: variable x named twice\n");
+  EXPECT_EQ(failure("restore " + path("two.txt") + " c i64 y i64"), "Variable already exists: c\n");
+  EXPECT_EQ(failure("restore " + path("two.txt") + " x i65 y i64"), "Unknown type: i65\n");
+  EXPECT_EQ(failure("restore " + path("two.txt") + " x"),
             "restore: expected VAR TYPE pairs after the file name, got 1 words\n");
-  EXPECT_NE(failure("restore " + path("none.bin") + " a i64").find("No such file"),
+  EXPECT_NE(failure("restore " + path("none.bin") + " x i64").find("No such file"),
             std::string::npos);
-  ok("restore " + path("two.txt") + " a i64 b i64");
-  EXPECT_EQ(text_of("b"), "2i64");
+  ok("restore " + path("two.txt") + " x i64 y i64");
+  EXPECT_EQ(text_of("y"), "2i64");
 
   // Truncated capture: the message names the file, the value index and the offset.
   const std::string bytes = read_file("cache.bin");
@@ -228,8 +228,8 @@ TEST_F(ServerTest, NewAndProjectRecords) {
   // Shape mismatch in new: the message names the field.
   ok("project wrong p attn_k");
   std::string bad = "new p3 Params";
-  for (const auto& field : params_field_names()) bad += field == "attn_q" ? " wrong" : " f_" + field;
-  EXPECT_NE(failure(bad).find("attn_q"), std::string::npos);
+  for (const auto& field : params_field_names()) bad += field == "ffn_up" ? " wrong" : " f_" + field;
+  EXPECT_EQ(failure(bad), "Params field 'ffn_up': expected shape [2][4][4], got [2][2][4]\n");
   EXPECT_FALSE(server_.has_variable("p3"));
   EXPECT_EQ(failure("new p3 Params f_token_embd"), "new: Params has 16 fields, 1 values given\n");
   EXPECT_EQ(failure("new c3 Cache k xs"),

@@ -64,7 +64,7 @@ TEST(BinaryFormat, KnownBytes) {
   const int32_t data[] = {1, -2};
   expected.append(reinterpret_cast<const char*>(data), sizeof data);
   EXPECT_EQ(to_binary(a), expected);
-  EXPECT_EQ(to_binary(parse_text_value("true")), "b\x02\x00" "bool\x01");
+  EXPECT_EQ(to_binary(parse_text_value("true")), std::string("b\x02\x00" "bool\x01", 8));
 }
 
 TEST(BinaryFormat, RoundTripsEveryTypeAndRank) {
@@ -132,7 +132,7 @@ TEST(BinaryFormat, MalformedInputIsRejectedWithItsPlace) {
   const std::string good = to_binary(parse_text_value("[1i32, 2i32]"));
   EXPECT_EQ(message_of("x"), "in.bin: value 0 at byte 0: truncated header: 1 bytes remain, a header "
                              "needs at least 7");
-  EXPECT_EQ(message_of("B\x02\x00 i32\x01\x00\x00\x00"),
+  EXPECT_EQ(message_of(std::string_view("B\x02\x00 i32\x01\x00\x00\x00", 11)),
             "in.bin: value 0 at byte 0: expected 'b' (binary value), found byte 0x42");
   std::string v1 = good;
   v1[1] = 1;
@@ -158,7 +158,7 @@ TEST(BinaryFormat, MalformedInputIsRejectedWithItsPlace) {
   EXPECT_EQ(message_of(header(" f64", {int64_t{1} << 40})),
             "in.bin: value 0 at byte 0: array [1099511627776]f64 needs 8796093022208 bytes of "
             "data but only 0 remain (truncated or corrupt)");
-  EXPECT_EQ(message_of(good + "z"), "in.bin: 1 bytes after the binary value (which ends at byte 15)");
+  EXPECT_EQ(message_of(good + "z"), "in.bin: 1 bytes after the binary value (which ends at byte 23)");
 
   // In a sequence, the index and offset are those of the bad value.
   const std::string file = good + good.substr(0, 12);
@@ -168,7 +168,7 @@ TEST(BinaryFormat, MalformedInputIsRejectedWithItsPlace) {
     reader.read();
     FAIL();
   } catch (const FormatError& e) {
-    EXPECT_STREQ(e.what(), "seq.bin: value 1 at byte 15: truncated header: rank 1 needs 15 bytes, "
+    EXPECT_STREQ(e.what(), "seq.bin: value 1 at byte 23: truncated header: rank 1 needs 15 bytes, "
                            "12 remain");
   }
 }

@@ -38,7 +38,9 @@ TEST(TextFormat, Scalars) {
   EXPECT_EQ(roundtrip("1e3f32"), "1000f32");
   EXPECT_EQ(roundtrip("-2.5E-3f64"), "-0.0025f64");
   EXPECT_EQ(roundtrip("-0f32"), "-0f32");
-  EXPECT_EQ(roundtrip("0.1bf16"), "0.10009766bf16");
+  EXPECT_EQ(roundtrip("0.1bf16"), "0.100097656bf16");
+  EXPECT_EQ(roundtrip("0bf16"), "0bf16");
+  EXPECT_EQ(roundtrip("-0b1i8"), "-1i8");
   // Untyped literals: integers are i32, decimals f64.
   EXPECT_EQ(roundtrip("7"), "7i32");
   EXPECT_EQ(roundtrip("1.5"), "1.5f64");
@@ -121,7 +123,9 @@ void expect_float_roundtrip(ElemType type, Bits bits) {
   Bits back;
   std::memcpy(&back, b.raw(), sizeof back);
   const bool nan = text.find(".nan") != std::string::npos;
-  if (!nan) EXPECT_EQ(back, bits) << text;
+  if (!nan) {
+    EXPECT_EQ(back, bits) << text;
+  }
 }
 
 TEST(TextFormat, EveryHalfValueRoundTrips) {

@@ -14,9 +14,10 @@ namespace {
 
 // From this many tokens on, sgemm beats T matrix-vector passes (measured in bench/NOTES-cpu.md).
 constexpr int64_t kBlasMinTokens = 8;
-// Largest weight tile (f32 elements, 4 MB) that a thread converts for one sgemm call. Each call
-// re-packs the activations x (T, K), so tiles should be wide; bounded so the scratch stays
-// small next to the model.
+// Weight rows per sgemm call: wide, since each call re-packs the activations x (T, K), yet
+// several tiles per matrix so that the threads share the work. A tile is converted to f32 in
+// a per-thread scratch of at most kMaxTileElems floats (4 MB).
+constexpr int64_t kTileRows = 256;
 constexpr int64_t kMaxTileElems = 1 << 20;
 
 template <typename W>
@@ -58,25 +59,27 @@ void CpuOps::matmul_view(const float* x, int64_t T, const MatView& w, float* y) 
   const int64_t R = w.rows, K = w.cols;
   if (T < kBlasMinTokens) {
     // Each thread takes one contiguous band of rows, so it streams its part of the matrix once.
+    // Bands start at multiples of 4 rows, the kernel's row block, so every row is summed the
+    // same way whatever the thread count.
 #pragma omp parallel num_threads(threads_)
     {
       const int64_t nt = omp_get_num_threads(), id = omp_get_thread_num();
-      const int64_t r0 = R * id / nt, r1 = R * (id + 1) / nt;
+      const int64_t blocks = (R + 3) / 4;
+      const int64_t r0 = std::min(R, 4 * (blocks * id / nt));
+      const int64_t r1 = std::min(R, 4 * (blocks * (id + 1) / nt));
       if (r1 > r0) k_->matvec(w, r0, r1, x, T, K, y + r0, R);
     }
     return;
   }
-  // Equal tiles, a multiple of the thread count of them, each within kMaxTileElems.
+  // Tiles do not depend on the thread count either, so results are the same for any -t.
   const bool convert = w.type != ElemType::F32;
-  int64_t n_tiles = std::max<int64_t>(threads_, (R * K + kMaxTileElems - 1) / kMaxTileElems);
-  n_tiles = (n_tiles + threads_ - 1) / threads_ * threads_;
-  const int64_t tile = ((R + n_tiles - 1) / n_tiles + 15) / 16 * 16;
-  n_tiles = (R + tile - 1) / tile;
+  const int64_t tile = std::max<int64_t>(16, std::min(kTileRows, kMaxTileElems / K / 16 * 16));
+  const int64_t n_tiles = (R + tile - 1) / tile;
 #pragma omp parallel num_threads(threads_)
   {
     float* buf =
         convert ? thread_scratch(omp_get_thread_num(), static_cast<size_t>(tile * K)) : nullptr;
-#pragma omp for schedule(static, 1)
+#pragma omp for schedule(dynamic, 1)
     for (int64_t i = 0; i < n_tiles; ++i) {
       const int64_t r0 = i * tile, r1 = std::min(R, r0 + tile);
       const float* b = buf;

@@ -33,11 +33,11 @@ __global__ void __launch_bounds__(kThreads) attention_kernel(AttentionArgs a, in
   const int group = static_cast<int>(a.h / a.kvh);
   const int nq = QT * group;
   const int64_t dh = a.dh;
-  float* q_s = smem;                    // (nq, dh) queries times 1/sqrt(dh)
-  float* s_s = q_s + nq * dh;           // (nq, kTile) scores, then probabilities
-  float* corr_s = s_s + nq * kTile;     // (nq) rescale factor of the running sums
-  float* m_s = corr_s + kMaxQ;          // (nq) running max
-  float* l_s = m_s + kMaxQ;             // (nq) running sum
+  float* q_s = smem;                 // (nq, dh) queries times 1/sqrt(dh)
+  float* s_s = q_s + nq * dh;        // (nq, kTile) scores, then probabilities
+  float* corr_s = s_s + nq * kTile;  // (nq) rescale factor of the running sums
+  float* m_s = corr_s + kMaxQ;       // (nq) running max
+  float* l_s = m_s + kMaxQ;          // (nq) running sum
   __shared__ int last_s;
 
   const int64_t g = blockIdx.x, qb = blockIdx.y, split = blockIdx.z;

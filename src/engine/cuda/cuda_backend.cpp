@@ -147,8 +147,7 @@ void CudaBackend::check_call(const Weights& w, const KVCache& cache, int64_t xsa
   const auto T = static_cast<int64_t>(xs.size());
   if (xsat < 0) fail_usage("xsat is {}; positions start at 0", xsat);
   if (xsat > cache.context() || T > cache.context() - xsat) {
-    fail_usage("xsat ({}) + {} tokens exceeds the cache context cs ({})", xsat, T,
-               cache.context());
+    fail_usage("xsat ({}) + {} tokens exceeds the cache context cs ({})", xsat, T, cache.context());
   }
   for (int64_t i = 0; i < T; ++i) {
     const int64_t id = xs[static_cast<size_t>(i)];

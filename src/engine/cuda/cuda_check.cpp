@@ -13,8 +13,9 @@ void throw_bad_dtype(ElemType type) {
 void throw_cuda_error(cudaError_t status, const char* what, const char* file, int line) {
   // Clears a non-sticky error so that the next call does not report it again.
   cudaGetLastError();
-  const std::string message = fmt::format("CUDA error {} ({}) in {} at {}:{}", cudaGetErrorName(status),
-                                          cudaGetErrorString(status), what, file, line);
+  const std::string message =
+      fmt::format("CUDA error {} ({}) in {} at {}:{}", cudaGetErrorName(status),
+                  cudaGetErrorString(status), what, file, line);
   switch (status) {
     case cudaErrorMemoryAllocation:
       fail_usage("out of GPU memory: {}", message);
@@ -32,9 +33,9 @@ void throw_cuda_error(cudaError_t status, const char* what, const char* file, in
 }
 
 void throw_cublas_error(cublasStatus_t status, const char* what, const char* file, int line) {
-  const std::string message = fmt::format("cuBLAS error {} ({}) in {} at {}:{}",
-                                          cublasGetStatusName(status), cublasGetStatusString(status),
-                                          what, file, line);
+  const std::string message =
+      fmt::format("cuBLAS error {} ({}) in {} at {}:{}", cublasGetStatusName(status),
+                  cublasGetStatusString(status), what, file, line);
   if (status == CUBLAS_STATUS_ALLOC_FAILED) fail_usage("out of GPU memory: {}", message);
   if (status == CUBLAS_STATUS_NOT_INITIALIZED || status == CUBLAS_STATUS_ARCH_MISMATCH) {
     fail_usage("no usable GPU for cuBLAS: {}", message);

@@ -20,26 +20,27 @@ namespace hh::cuda {
 // Throws for `status` (UsageError for out-of-memory and missing device or driver, Error
 // otherwise); `what` is the failed expression. The sticky error state is cleared where CUDA
 // allows it, so later calls can still succeed.
-[[noreturn]] void throw_cuda_error(cudaError_t status, const char* what, const char* file, int line);
+[[noreturn]] void throw_cuda_error(cudaError_t status, const char* what, const char* file,
+                                   int line);
 [[noreturn]] void throw_cublas_error(cublasStatus_t status, const char* what, const char* file,
                                      int line);
 
 }  // namespace hh::cuda
 
-#define HH_CUDA_CHECK(expr)                                                          \
-  do {                                                                               \
-    const cudaError_t hh_status_ = (expr);                                           \
-    if (hh_status_ != cudaSuccess) {                                                 \
-      ::hh::cuda::throw_cuda_error(hh_status_, #expr, __FILE__, __LINE__);           \
-    }                                                                                \
+#define HH_CUDA_CHECK(expr)                                                \
+  do {                                                                     \
+    const cudaError_t hh_status_ = (expr);                                 \
+    if (hh_status_ != cudaSuccess) {                                       \
+      ::hh::cuda::throw_cuda_error(hh_status_, #expr, __FILE__, __LINE__); \
+    }                                                                      \
   } while (0)
 
-#define HH_CUBLAS_CHECK(expr)                                                        \
-  do {                                                                               \
-    const cublasStatus_t hh_status_ = (expr);                                        \
-    if (hh_status_ != CUBLAS_STATUS_SUCCESS) {                                       \
-      ::hh::cuda::throw_cublas_error(hh_status_, #expr, __FILE__, __LINE__);         \
-    }                                                                                \
+#define HH_CUBLAS_CHECK(expr)                                                \
+  do {                                                                       \
+    const cublasStatus_t hh_status_ = (expr);                                \
+    if (hh_status_ != CUBLAS_STATUS_SUCCESS) {                               \
+      ::hh::cuda::throw_cublas_error(hh_status_, #expr, __FILE__, __LINE__); \
+    }                                                                        \
   } while (0)
 
 // After a kernel launch: launch-configuration errors surface here, at the launch's line.

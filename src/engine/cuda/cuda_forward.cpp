@@ -85,20 +85,17 @@ CudaBackend::Workspace& CudaBackend::workspace(const ModelConfig& c, int64_t cs,
   ws->gate = ws->take<float>(n(ch * f), "FFN gate");
   ws->up = ws->take<float>(n(ch * f), "FFN up");
   ws->decode_splits = attention_splits(1, c.n_heads, c.n_kv_heads, cs, sm_count_);
-  const int prefill_splits = attention_splits(ch, c.n_heads, c.n_kv_heads, cs, sm_count_);
-  size_t partial = attention_scratch_floats(1, c.n_heads, c.n_kv_heads, c.head_dim,
-                                            ws->decode_splits);
+  size_t partial =
+      attention_scratch_floats(1, c.n_heads, c.n_kv_heads, c.head_dim, ws->decode_splits);
   size_t counters = attention_counters(1, c.n_heads, c.n_kv_heads);
-  // Prefill chunks of any length up to ch: the scratch of the largest split count any of them
-  // can get (splits only grow as T shrinks, and T = ch needs the most blocks).
-  for (int64_t T = 1; T <= ch; T *= 2) {
+  // Prefill chunks of any length up to ch (the last chunk of a prompt is shorter): the largest
+  // scratch any of them needs.
+  for (int64_t T = 1; T <= ch; ++T) {
     const int s = attention_splits(T, c.n_heads, c.n_kv_heads, cs, sm_count_);
-    partial = std::max(partial, attention_scratch_floats(T, c.n_heads, c.n_kv_heads, c.head_dim, s));
+    partial =
+        std::max(partial, attention_scratch_floats(T, c.n_heads, c.n_kv_heads, c.head_dim, s));
     counters = std::max(counters, attention_counters(T, c.n_heads, c.n_kv_heads));
   }
-  partial = std::max(partial, attention_scratch_floats(ch, c.n_heads, c.n_kv_heads, c.head_dim,
-                                                       prefill_splits));
-  counters = std::max(counters, attention_counters(ch, c.n_heads, c.n_kv_heads));
   ws->partial = ws->take<float>(partial, "attention partials");
   ws->counters = ws->take<unsigned>(counters, "attention counters");
   ws->state = ws->take<DecodeState>(1, "decode state");
@@ -114,8 +111,8 @@ void CudaBackend::gemm(const Array& w, const void* x, int64_t T, float* y, bool 
   const auto R = static_cast<int>(w.dim(0)), K = static_cast<int>(w.dim(1));
   const cudaDataType type = cuda_type(w.type());
   // Column-major view: yᵀ (R, T) = w (K, R)ᵀ · xᵀ (K, T).
-  HH_CUBLAS_CHECK(cublasGemmEx(cublas_, CUBLAS_OP_T, CUBLAS_OP_N, R, static_cast<int>(T), K,
-                               &alpha, w.raw(), type, K, x, type, K, &beta, y, CUDA_R_32F, R,
+  HH_CUBLAS_CHECK(cublasGemmEx(cublas_, CUBLAS_OP_T, CUBLAS_OP_N, R, static_cast<int>(T), K, &alpha,
+                               w.raw(), type, K, x, type, K, &beta, y, CUDA_R_32F, R,
                                CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
 }
 
@@ -124,13 +121,14 @@ int64_t CudaBackend::prefill(const Weights& w, KVCache& cache, int64_t pos, int6
   Workspace& ws = *ws_;
   const ModelConfig& c = w.config;
   const ElemType E = dtype();
-  const int64_t d = c.dim, h = c.n_heads, kvh = c.n_kv_heads, dh = c.head_dim,
-                qd = h * dh, kvd = kvh * dh, f = c.ffn_dim, v = c.vocab_size;
+  const int64_t d = c.dim, h = c.n_heads, kvh = c.n_kv_heads, dh = c.head_dim, qd = h * dh,
+                kvd = kvh * dh, f = c.ffn_dim, v = c.vocab_size;
   const bool f32 = E == ElemType::F32;
   int64_t last_row = 0;
   for (int64_t c0 = 0; c0 < T; c0 += kPrefillChunk) {
     const int64_t Tc = std::min(kPrefillChunk, T - c0), p0 = pos + c0;
-    timer_->run("embed", [&] { embed(E, w.token_embd.raw(), ws.tokens + c0, Tc, d, ws.x, stream_); });
+    timer_->run("embed",
+                [&] { embed(E, w.token_embd.raw(), ws.tokens + c0, Tc, d, ws.x, stream_); });
     const int splits = attention_splits(Tc, h, kvh, cache.context(), sm_count_);
     for (int64_t l = 0; l < c.n_layers; ++l) {
       const LayerWeights& lw = w.layers[static_cast<size_t>(l)];
@@ -143,15 +141,42 @@ int64_t CudaBackend::prefill(const Weights& w, KVCache& cache, int64_t pos, int6
         gemm(lw.attn_v, ws.xin, Tc, ws.v, false);
       });
       timer_->run("qk_norm_rope", [&] {
-        QkvRope p{ws.q, ws.k, ws.v, qd, kvd, kvd, lw.attn_q_norm.data<float>(),
-                  lw.attn_k_norm.data<float>(), const_cast<void*>(layer_plane(cache.k, l)),
-                  const_cast<void*>(layer_plane(cache.v, l)), Tc, h, kvh, dh, cache.context(),
-                  c.rms_eps, c.rope_theta, p0, nullptr};
+        QkvRope p{ws.q,
+                  ws.k,
+                  ws.v,
+                  qd,
+                  kvd,
+                  kvd,
+                  lw.attn_q_norm.data<float>(),
+                  lw.attn_k_norm.data<float>(),
+                  const_cast<void*>(layer_plane(cache.k, l)),
+                  const_cast<void*>(layer_plane(cache.v, l)),
+                  Tc,
+                  h,
+                  kvh,
+                  dh,
+                  cache.context(),
+                  c.rms_eps,
+                  c.rope_theta,
+                  p0,
+                  nullptr};
         qk_norm_rope_store(E, p, stream_);
       });
       timer_->run("attention", [&] {
-        AttentionArgs a{ws.q, layer_plane(cache.k, l), layer_plane(cache.v, l), ws.att, Tc, h,
-                        kvh, dh, cache.context(), p0, nullptr, splits, ws.partial, ws.counters};
+        AttentionArgs a{ws.q,
+                        layer_plane(cache.k, l),
+                        layer_plane(cache.v, l),
+                        ws.att,
+                        Tc,
+                        h,
+                        kvh,
+                        dh,
+                        cache.context(),
+                        p0,
+                        nullptr,
+                        splits,
+                        ws.partial,
+                        ws.counters};
         attention(E, a, stream_);
       });
       const void* att_in = ws.att;
@@ -208,7 +233,8 @@ void CudaBackend::decode_body(const Weights& w, KVCache& cache) {
   const int64_t d = c.dim, h = c.n_heads, kvh = c.n_kv_heads, dh = c.head_dim, qd = h * dh,
                 kvd = kvh * dh, f = c.ffn_dim;
   const int64_t* pos = &ws.state->pos;
-  timer_->run("embed", [&] { embed(E, w.token_embd.raw(), &ws.state->token, 1, d, ws.x, stream_); });
+  timer_->run("embed",
+              [&] { embed(E, w.token_embd.raw(), &ws.state->token, 1, d, ws.x, stream_); });
   for (int64_t l = 0; l < c.n_layers; ++l) {
     const LayerWeights& lw = w.layers[static_cast<size_t>(l)];
     timer_->run("matvec_qkv", [&] {
@@ -230,15 +256,42 @@ void CudaBackend::decode_body(const Weights& w, KVCache& cache) {
       matvec(E, a, stream_);
     });
     timer_->run("qk_norm_rope", [&] {
-      QkvRope p{ws.qkv, ws.qkv + qd, ws.qkv + qd + kvd, 0, 0, 0, lw.attn_q_norm.data<float>(),
-                lw.attn_k_norm.data<float>(), const_cast<void*>(layer_plane(cache.k, l)),
-                const_cast<void*>(layer_plane(cache.v, l)), 1, h, kvh, dh, cache.context(),
-                c.rms_eps, c.rope_theta, 0, pos};
+      QkvRope p{ws.qkv,
+                ws.qkv + qd,
+                ws.qkv + qd + kvd,
+                0,
+                0,
+                0,
+                lw.attn_q_norm.data<float>(),
+                lw.attn_k_norm.data<float>(),
+                const_cast<void*>(layer_plane(cache.k, l)),
+                const_cast<void*>(layer_plane(cache.v, l)),
+                1,
+                h,
+                kvh,
+                dh,
+                cache.context(),
+                c.rms_eps,
+                c.rope_theta,
+                0,
+                pos};
       qk_norm_rope_store(E, p, stream_);
     });
     timer_->run("attention", [&] {
-      AttentionArgs a{ws.qkv, layer_plane(cache.k, l), layer_plane(cache.v, l), ws.att, 1, h, kvh,
-                      dh, cache.context(), 0, pos, ws.decode_splits, ws.partial, ws.counters};
+      AttentionArgs a{ws.qkv,
+                      layer_plane(cache.k, l),
+                      layer_plane(cache.v, l),
+                      ws.att,
+                      1,
+                      h,
+                      kvh,
+                      dh,
+                      cache.context(),
+                      0,
+                      pos,
+                      ws.decode_splits,
+                      ws.partial,
+                      ws.counters};
       attention(E, a, stream_);
     });
     timer_->run("matvec_attn_output", [&] {
@@ -299,12 +352,13 @@ void CudaBackend::decode_loop(const Weights& w, KVCache& cache, bool sampling) {
   if (decode_mode_ == DecodeMode::Graph && !timer_->active()) {
     // Graphs hold raw pointers: one is reused only for the very same weights, cache and
     // workspace buffers.
-    std::vector<const void*> key{cache.k.raw(), cache.v.raw(), w.token_embd.raw(), w.output.raw(),
+    std::vector<const void*> key{cache.k.raw(),       cache.v.raw(),
+                                 w.token_embd.raw(),  w.output.raw(),
                                  w.output_norm.raw(), reinterpret_cast<const void*>(ws.generation)};
     for (const LayerWeights& lw : w.layers) {
-      for (const Array* a : {&lw.attn_norm, &lw.attn_q, &lw.attn_k, &lw.attn_v, &lw.attn_output,
-                             &lw.attn_q_norm, &lw.attn_k_norm, &lw.ffn_norm, &lw.ffn_gate,
-                             &lw.ffn_up, &lw.ffn_down}) {
+      for (const Array* a :
+           {&lw.attn_norm, &lw.attn_q, &lw.attn_k, &lw.attn_v, &lw.attn_output, &lw.attn_q_norm,
+            &lw.attn_k_norm, &lw.ffn_norm, &lw.ffn_gate, &lw.ffn_up, &lw.ffn_down}) {
         key.push_back(a->raw());
       }
     }
@@ -385,8 +439,7 @@ void CudaBackend::decode_loop(const Weights& w, KVCache& cache, bool sampling) {
 
 std::vector<int64_t> CudaBackend::generate(const Weights& w, KVCache& cache, int64_t xsat,
                                            std::span<const int64_t> xs, int64_t eos_token_id,
-                                           int64_t max_new_tokens,
-                                           const SamplingParams* sampling) {
+                                           int64_t max_new_tokens, const SamplingParams* sampling) {
   check_call(w, cache, xsat, xs);
   if (xs.empty()) fail_usage("gen needs at least one prompt token in xs");
   HH_CUDA_CHECK(cudaSetDevice(device_));

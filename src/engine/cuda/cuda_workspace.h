@@ -19,21 +19,21 @@ struct CudaBackend::Workspace {
   std::vector<std::shared_ptr<Storage>> owned;
   std::shared_ptr<Storage> tokens_storage;
 
-  float* x = nullptr;       // (chunk, d) residual stream; decode uses row 0
-  float* qkv = nullptr;     // (qd + 2 kvd) decode projections, q | k | v
-  float* att = nullptr;     // (chunk, qd) attention output
-  float* act = nullptr;     // (f) decode SwiGLU output
-  float* logits = nullptr;  // (64 rows, v): the logits computed and copied out at once
-  void* xin = nullptr;      // (chunk, max(d, qd, f)) E: input of a prefill matrix product
-  float* q = nullptr;       // (chunk, qd)
-  float* k = nullptr;       // (chunk, kvd)
-  float* v = nullptr;       // (chunk, kvd)
-  float* gate = nullptr;    // (chunk, f)
-  float* up = nullptr;      // (chunk, f)
+  float* x = nullptr;            // (chunk, d) residual stream; decode uses row 0
+  float* qkv = nullptr;          // (qd + 2 kvd) decode projections, q | k | v
+  float* att = nullptr;          // (chunk, qd) attention output
+  float* act = nullptr;          // (f) decode SwiGLU output
+  float* logits = nullptr;       // (64 rows, v): the logits computed and copied out at once
+  void* xin = nullptr;           // (chunk, max(d, qd, f)) E: input of a prefill matrix product
+  float* q = nullptr;            // (chunk, qd)
+  float* k = nullptr;            // (chunk, kvd)
+  float* v = nullptr;            // (chunk, kvd)
+  float* gate = nullptr;         // (chunk, f)
+  float* up = nullptr;           // (chunk, f)
   float* partial = nullptr;      // attention split partials
   unsigned* counters = nullptr;  // attention split counters (kept zero between launches)
   DecodeState* state = nullptr;
-  int64_t* out = nullptr;  // (out_capacity) tokens of the decode loop
+  int64_t* out = nullptr;     // (out_capacity) tokens of the decode loop
   int64_t* tokens = nullptr;  // (tokens_capacity) prompt tokens
   void* pick_scratch = nullptr;
   size_t pick_scratch_bytes = 0;

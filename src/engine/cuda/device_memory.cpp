@@ -33,9 +33,10 @@ std::shared_ptr<Storage> allocate_device(size_t bytes, std::string_view what) {
       cudaGetLastError();  // not sticky: clear it so the next call starts clean
       size_t free_bytes = 0, total_bytes = 0;
       cudaMemGetInfo(&free_bytes, &total_bytes);
-      fail_usage("out of GPU memory: {} needs {:.1f} MiB, but only {:.1f} MiB of {:.1f} MiB are free",
-                 what, static_cast<double>(bytes) / kMiB, static_cast<double>(free_bytes) / kMiB,
-                 static_cast<double>(total_bytes) / kMiB);
+      fail_usage(
+          "out of GPU memory: {} needs {:.1f} MiB, but only {:.1f} MiB of {:.1f} MiB are free",
+          what, static_cast<double>(bytes) / kMiB, static_cast<double>(free_bytes) / kMiB,
+          static_cast<double>(total_bytes) / kMiB);
     }
     HH_CUDA_CHECK(status);
   }

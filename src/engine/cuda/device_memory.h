@@ -46,7 +46,7 @@ class Copier {
   static constexpr size_t kChunk = size_t{16} << 20;  // bytes per staging buffer
   cudaStream_t stream_;
   Profiler* profiler_;
-  void* staging_[2] = {nullptr, nullptr};  // pinned host buffers of kChunk bytes
+  void* staging_[2] = {nullptr, nullptr};     // pinned host buffers of kChunk bytes
   cudaEvent_t done_[2] = {nullptr, nullptr};  // when each staging buffer is free again
 };
 

@@ -41,7 +41,9 @@ size_t KernelTimer::begin(const char* name) {
   return pending_.size() - 1;
 }
 
-void KernelTimer::end(size_t index) { HH_CUDA_CHECK(cudaEventRecord(pending_[index].stop, stream_)); }
+void KernelTimer::end(size_t index) {
+  HH_CUDA_CHECK(cudaEventRecord(pending_[index].stop, stream_));
+}
 
 void KernelTimer::flush() {
   if (pending_.empty()) return;

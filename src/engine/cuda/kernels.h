@@ -132,8 +132,7 @@ size_t argmax_scratch_bytes(int64_t v);
 // Sampling pick (Sampler's rules: temperature, top_k, top_p, uniform_random(seed, step)) with
 // the same bookkeeping. Scratch: sample_scratch_bytes(v).
 void pick_sample(const float* logits, int64_t v, DecodeState* state, int64_t* out, bool advance,
-                 unsigned long long cond, void* scratch, size_t scratch_bytes,
-                 cudaStream_t stream);
+                 unsigned long long cond, void* scratch, size_t scratch_bytes, cudaStream_t stream);
 size_t sample_scratch_bytes(int64_t v);
 // Sets the while node's condition to !state->done (the first node of the decode graph).
 void set_loop_condition(const DecodeState* state, unsigned long long cond, cudaStream_t stream);

@@ -26,8 +26,8 @@ __device__ __forceinline__ float silu(float g) { return g / (1.0f + expf(-g)); }
 // Dot products of one warp's share of row `row` of w0 (and of w1 for SwiGLU) with xs.
 template <typename E, bool kTwo, int kWarpsPerRow>
 __device__ __forceinline__ void row_dot(const E* __restrict__ w0, const E* __restrict__ w1,
-                                        int64_t row, int64_t K, bool vec, const float* xs,
-                                        int part, int lane, float& acc0, float& acc1) {
+                                        int64_t row, int64_t K, bool vec, const float* xs, int part,
+                                        int lane, float& acc0, float& acc1) {
   constexpr int kStride = 32 * kWarpsPerRow;
   if (vec) {
     constexpr int kN = kPack<E>;
@@ -85,9 +85,9 @@ __device__ __forceinline__ void row_dot(const E* __restrict__ w0, const E* __res
 template <typename E, MatvecMode kMode, int kWarpsPerRow>
 __global__ void __launch_bounds__(kThreads) matvec_kernel(MatvecArgs a, bool vec) {
   extern __shared__ float smem[];
-  float* xs = smem;                  // (K) the input, normalised when a norm is fused
-  float* scratch = xs + a.K;         // (32)
-  float* partial = scratch + 32;     // (2 * kWarps)
+  float* xs = smem;               // (K) the input, normalised when a norm is fused
+  float* scratch = xs + a.K;      // (32)
+  float* partial = scratch + 32;  // (2 * kWarps)
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int64_t K = a.K;
 
@@ -114,8 +114,8 @@ __global__ void __launch_bounds__(kThreads) matvec_kernel(MatvecArgs a, bool vec
   float acc0 = 0.0f, acc1 = 0.0f;
   if (valid) {
     row_dot<E, kTwo, kWarpsPerRow>(static_cast<const E*>(a.w[m]),
-                                   kTwo ? static_cast<const E*>(a.w[1]) : nullptr, row, K, vec,
-                                   xs, part, lane, acc0, acc1);
+                                   kTwo ? static_cast<const E*>(a.w[1]) : nullptr, row, K, vec, xs,
+                                   part, lane, acc0, acc1);
   }
   acc0 = warp_sum(acc0);
   if constexpr (kTwo) acc1 = warp_sum(acc1);

@@ -74,8 +74,8 @@ void rms_norm(const float* x, const float* weight, float eps, int64_t rows, int6
   if (rows == 0) return;
   visit_dtype(out_type, [&](auto tag) {
     using Out = decltype(tag);
-    rms_norm_kernel<Out><<<static_cast<unsigned>(rows), 256, 0, stream>>>(
-        x, weight, eps, n, static_cast<Out*>(out));
+    rms_norm_kernel<Out><<<static_cast<unsigned>(rows), 256, 0, stream>>>(x, weight, eps, n,
+                                                                          static_cast<Out*>(out));
   });
   HH_CUDA_CHECK_LAUNCH();
 }

@@ -58,7 +58,8 @@ struct ArgmaxScratch {
 };
 
 int argmax_blocks(int64_t v) {
-  return static_cast<int>(std::clamp<int64_t>(ceil_div(v, 4 * kArgmaxThreads), 1, kArgmaxMaxBlocks));
+  return static_cast<int>(
+      std::clamp<int64_t>(ceil_div(v, 4 * kArgmaxThreads), 1, kArgmaxMaxBlocks));
 }
 
 __device__ void finish_pick(DecodeState* st, int64_t* out, int64_t token, bool advance,
@@ -107,8 +108,8 @@ __global__ void __launch_bounds__(kArgmaxThreads)
   }
 }
 
-void launch_argmax(const float* logits, int64_t v, ArgmaxScratch* s, DecodeState* st,
-                   int64_t* out, bool advance, unsigned long long cond, cudaStream_t stream) {
+void launch_argmax(const float* logits, int64_t v, ArgmaxScratch* s, DecodeState* st, int64_t* out,
+                   bool advance, unsigned long long cond, cudaStream_t stream) {
   argmax_kernel<<<argmax_blocks(v), kArgmaxThreads, 0, stream>>>(logits, v, s, st, out, advance,
                                                                  cond);
   HH_CUDA_CHECK_LAUNCH();
@@ -265,8 +266,7 @@ size_t sample_scratch_bytes(int64_t v) { return sample_layout(v).total; }
 
 void pick_argmax(const float* logits, int64_t v, DecodeState* state, int64_t* out, bool advance,
                  unsigned long long cond, void* scratch, cudaStream_t stream) {
-  launch_argmax(logits, v, static_cast<ArgmaxScratch*>(scratch), state, out, advance, cond,
-                stream);
+  launch_argmax(logits, v, static_cast<ArgmaxScratch*>(scratch), state, out, advance, cond, stream);
 }
 
 void pick_sample(const float* logits, int64_t v, DecodeState* state, int64_t* out, bool advance,
@@ -286,9 +286,8 @@ void pick_sample(const float* logits, int64_t v, DecodeState* state, int64_t* ou
   weights_kernel<<<blocks, 256, 0, stream>>>(logits, v, &am->result, state, keys, ids);
   HH_CUDA_CHECK_LAUNCH();
   size_t temp_bytes = l.temp_bytes;
-  HH_CUDA_CHECK(cub::DeviceRadixSort::SortPairsDescending(base + l.temp, temp_bytes, keys,
-                                                          sorted_keys, ids, sorted_ids, v, 0, 32,
-                                                          stream));
+  HH_CUDA_CHECK(cub::DeviceRadixSort::SortPairsDescending(
+      base + l.temp, temp_bytes, keys, sorted_keys, ids, sorted_ids, v, 0, 32, stream));
   draw_kernel<<<1, kSampleThreads, 0, stream>>>(v, keys, sorted_keys, sorted_ids, &am->result,
                                                 state, out, advance, cond);
   HH_CUDA_CHECK_LAUNCH();

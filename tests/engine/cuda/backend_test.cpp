@@ -7,9 +7,11 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "engine/cpu/cpu_backend.h"
 #include "engine/cuda/cuda_backend.h"
@@ -19,6 +21,8 @@
 
 namespace hh {
 namespace {
+
+using Tokens = std::vector<int64_t>;
 
 double rel_error(const Array& got, const Array& want, int64_t row) {
   const int64_t v = want.dim(1);
@@ -132,14 +136,18 @@ TEST_P(CudaBackendTest, CacheMovesBetweenBackendsAndContinues) {
   const std::vector<int64_t> more = {11, 12};
   const auto cpu_tokens = cpu_->gen(*cpu_w_, *on_cpu, 9, more, -1, 8);
   const auto gpu_tokens = gpu_->gen(*gpu_w_, *gc, 9, more, -1, 8);
-  if (GetParam() == ElemType::F32) EXPECT_EQ(gpu_tokens, cpu_tokens);
+  if (GetParam() == ElemType::F32) {
+    EXPECT_EQ(gpu_tokens, cpu_tokens);
+  }
   auto cc = cache(*cpu_, 64);
   cpu_->gen(*cpu_w_, *cc, 0, prompt_, -1, 0);
   auto on_gpu = gpu_->adopt(KVCache{cc->k, cc->v});
   EXPECT_EQ(on_gpu->k.space(), MemorySpace::Device);
   const auto back = gpu_->gen(*gpu_w_, *on_gpu, 9, more, -1, 8);
   const auto cpu_again = cpu_->gen(*cpu_w_, *cc, 9, more, -1, 8);
-  if (GetParam() == ElemType::F32) EXPECT_EQ(back, cpu_again);
+  if (GetParam() == ElemType::F32) {
+    EXPECT_EQ(back, cpu_again);
+  }
 }
 
 TEST_P(CudaBackendTest, SampleMatchesTheCpuSampler) {
@@ -149,7 +157,9 @@ TEST_P(CudaBackendTest, SampleMatchesTheCpuSampler) {
     const auto want = cpu_->sample(*cpu_w_, *cc, 0, prompt_, -1, 20, p);
     const auto got = gpu_->sample(*gpu_w_, *gc, 0, prompt_, -1, 20, p);
     ASSERT_EQ(got.size(), 20u);
-    if (GetParam() == ElemType::F32) EXPECT_EQ(got, want);
+    if (GetParam() == ElemType::F32) {
+      EXPECT_EQ(got, want);
+    }
     // Deterministic per seed.
     auto gc2 = cache(*gpu_, 64);
     EXPECT_EQ(gpu_->sample(*gpu_w_, *gc2, 0, prompt_, -1, 20, p), got);
@@ -172,7 +182,7 @@ TEST_P(CudaBackendTest, HostDrivenDecodeEqualsTheGraph) {
   // Graph replays: the second call reuses the captured graph with a new state.
   gc = cache(*gpu_, 64);
   hc = host.init_cache(2, 2, 64, 32);
-  EXPECT_EQ(host.gen(*w, *hc, 0, {3}, -1, 17), gpu_->gen(*gpu_w_, *gc, 0, {3}, -1, 17));
+  EXPECT_EQ(host.gen(*w, *hc, 0, Tokens{3}, -1, 17), gpu_->gen(*gpu_w_, *gc, 0, Tokens{3}, -1, 17));
 }
 
 TEST_P(CudaBackendTest, ParamsFieldsComeBackUnchanged) {
@@ -240,7 +250,7 @@ TEST_F(CudaBackendErrors, CacheThatDoesNotFitIsAUsageErrorAndTheBackendStaysUsab
   EXPECT_EQ(memory_in_use()["device"], before);
   auto kv = gpu_->init_cache(2, 2, 16, 16);
   EXPECT_EQ(memory_in_use()["device"], before + 2 * 2 * 2 * 16 * 16 * 4);
-  EXPECT_EQ(gpu_->gen(*w_, *kv, 0, {1, 2}, -1, 3).size(), 3u);
+  EXPECT_EQ(gpu_->gen(*w_, *kv, 0, Tokens{1, 2}, -1, 3).size(), 3u);
 }
 
 TEST_F(CudaBackendErrors, ProfilerRecordsKernelsAndCopies) {
@@ -248,10 +258,10 @@ TEST_F(CudaBackendErrors, ProfilerRecordsKernelsAndCopies) {
   cuda::CudaBackend profiled(options_);
   auto w = profiled.adopt(test::random_weights(test::tiny_config(), ElemType::F32, 3));
   auto kv = profiled.init_cache(2, 2, 32, 16);
-  profiled.gen(*w, *kv, 0, {1, 2, 3}, -1, 2);
+  profiled.gen(*w, *kv, 0, Tokens{1, 2, 3}, -1, 2);
   EXPECT_TRUE(profiler_.events().empty());  // off: nothing recorded
   profiler_.set_active(true);
-  const auto tokens = profiled.gen(*w, *kv, 0, {1, 2, 3}, -1, 4);
+  const auto tokens = profiled.gen(*w, *kv, 0, Tokens{1, 2, 3}, -1, 4);
   std::set<std::string> names;
   for (const ProfileEvent& e : profiler_.events()) {
     names.insert(e.name);
@@ -264,7 +274,7 @@ TEST_F(CudaBackendErrors, ProfilerRecordsKernelsAndCopies) {
   // Profiling drives the steps from the host; the tokens are the same.
   profiler_.set_active(false);
   auto kv2 = profiled.init_cache(2, 2, 32, 16);
-  EXPECT_EQ(profiled.gen(*w, *kv2, 0, {1, 2, 3}, -1, 4), tokens);
+  EXPECT_EQ(profiled.gen(*w, *kv2, 0, Tokens{1, 2, 3}, -1, 4), tokens);
   EXPECT_GT(memory_in_use()["device"], 0);
 }
 
@@ -277,6 +287,50 @@ TEST(CudaBackendFactory, MakeBackendGivesTheCudaBackend) {
   options.dtype = ElemType::I32;
   EXPECT_THROW(make_backend(BackendKind::Cuda, options), UsageError);
 }
+
+// The 0.6B-shaped check (run by bench/cuda/run_device.sh, which writes the models):
+// HH_CUDA_06B_DIR/qwen3-0.6b-<dtype>.gguf on the GPU against the CPU backend.
+class CudaZeroSixB : public ::testing::TestWithParam<ElemType> {};
+
+TEST_P(CudaZeroSixB, LogitsAndGreedyTokensMatchTheCpu) {
+  HH_SKIP_WITHOUT_GPU();
+  const char* dir = std::getenv("HH_CUDA_06B_DIR");
+  if (dir == nullptr) GTEST_SKIP() << "HH_CUDA_06B_DIR is not set";
+  const ElemType dtype = GetParam();
+  const std::string path =
+      std::string(dir) + "/qwen3-0.6b-" + std::string(elem_name(dtype)) + ".gguf";
+  EngineOptions options;
+  options.dtype = dtype;
+  CpuBackend cpu(options);
+  cuda::CudaBackend gpu(options);
+  auto cw = cpu.load(path);
+  auto gw = gpu.load(path);
+  const ModelConfig& c = cw->config;
+  const Tokens prompt = {9707, 11, 1879, 0, 151643, 2000, 77, 1234, 42, 100000, 5, 6};
+  auto cc = cpu.init_cache(c.n_layers, c.n_kv_heads, 64, c.head_dim);
+  auto gc = gpu.init_cache(c.n_layers, c.n_kv_heads, 64, c.head_dim);
+  const Array want = cpu.logits(*cw, *cc, 0, prompt);
+  const Array got = gpu.logits(*gw, *gc, 0, prompt);
+  const double tol = dtype == ElemType::F32 ? 1e-4 : 2e-2;
+  double worst = 0;
+  for (int64_t t = 0; t < want.dim(0); ++t) worst = std::max(worst, rel_error(got, want, t));
+  EXPECT_LT(worst, tol);
+  std::printf("0.6B %s: worst relative logits error GPU vs CPU over %zu positions: %.3g\n",
+              std::string(elem_name(dtype)).c_str(), prompt.size(), worst);
+  // One decode step over the prefilled cache (the matrix-vector path).
+  const Tokens next = {314};
+  const Array want1 = cpu.logits(*cw, *cc, 12, next);
+  const Array got1 = gpu.logits(*gw, *gc, 12, next);
+  EXPECT_LT(rel_error(got1, want1, 0), tol);
+  if (dtype != ElemType::F32) return;
+  auto cc2 = cpu.init_cache(c.n_layers, c.n_kv_heads, 64, c.head_dim);
+  auto gc2 = gpu.init_cache(c.n_layers, c.n_kv_heads, 64, c.head_dim);
+  EXPECT_EQ(gpu.gen(*gw, *gc2, 0, prompt, -1, 12), cpu.gen(*cw, *cc2, 0, prompt, -1, 12));
+}
+
+INSTANTIATE_TEST_SUITE_P(Dtypes, CudaZeroSixB,
+                         ::testing::Values(ElemType::F32, ElemType::F16, ElemType::BF16),
+                         [](const auto& info) { return std::string(elem_name(info.param)); });
 
 // The reference fixtures (tools/make_reference.py) on the GPU: the CPU backend's tolerances.
 class CudaReference : public ::testing::TestWithParam<std::tuple<const char*, ElemType>> {};

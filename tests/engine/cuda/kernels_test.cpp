@@ -146,9 +146,24 @@ TEST_P(CudaKernels, QkNormRopeStoresIntoTheCache) {
       const size_t plane = kvh * cs * dh * elem_size(dtype());
       DeviceBuffer<uint8_t> kc(plane, 0), vc(plane, 0);
       DeviceBuffer<int64_t> dpos(std::vector<int64_t>{pos});
-      cuda::QkvRope p{dq.get(), dk.get(), dv.get(), h * dh, kvh * dh, kvh * dh, dqn.get(),
-                      dkn.get(), kc.get(), vc.get(), T, h, kvh, dh, cs, 1e-6f,
-                      static_cast<float>(theta), device_pos ? 0 : pos,
+      cuda::QkvRope p{dq.get(),
+                      dk.get(),
+                      dv.get(),
+                      h * dh,
+                      kvh * dh,
+                      kvh * dh,
+                      dqn.get(),
+                      dkn.get(),
+                      kc.get(),
+                      vc.get(),
+                      T,
+                      h,
+                      kvh,
+                      dh,
+                      cs,
+                      1e-6f,
+                      static_cast<float>(theta),
+                      device_pos ? 0 : pos,
                       device_pos ? dpos.get() : nullptr};
       cuda::qk_norm_rope_store(dtype(), p, nullptr);
       const auto gq = dq.read();
@@ -196,8 +211,8 @@ TEST_P(CudaKernels, MatvecModesMatchReference) {
       {{48}, 3080, cuda::MatvecMode::Add, false},                 // tail after the unrolled loop
   };
   for (const Shape& s : shapes) {
-    SCOPED_TRACE(testing::Message() << "K " << s.K << " rows " << s.rows[0] << " mode "
-                                    << static_cast<int>(s.mode));
+    SCOPED_TRACE(testing::Message()
+                 << "K " << s.K << " rows " << s.rows[0] << " mode " << static_cast<int>(s.mode));
     const int n_mats = s.mode == cuda::MatvecMode::SwiGlu ? 2 : static_cast<int>(s.rows.size());
     const auto x = random_floats(s.K, rng_);
     const auto nw = random_floats(s.K, rng_, 0.1, 1.0);
@@ -253,8 +268,8 @@ TEST_P(CudaKernels, MatvecModesMatchReference) {
 
 // Naive causal attention in double over a cache given as doubles (kvh, cs, dh).
 std::vector<double> ref_attention(const std::vector<float>& q, const std::vector<double>& kc,
-                                  const std::vector<double>& vc, int64_t T, int64_t h,
-                                  int64_t kvh, int64_t dh, int64_t cs, int64_t pos) {
+                                  const std::vector<double>& vc, int64_t T, int64_t h, int64_t kvh,
+                                  int64_t dh, int64_t cs, int64_t pos) {
   std::vector<double> out(T * h * dh, 0.0);
   for (int64_t t = 0; t < T; ++t) {
     for (int64_t j = 0; j < h; ++j) {
@@ -299,12 +314,13 @@ TEST_P(CudaKernels, AttentionSplitAndUnsplitMatchReference) {
     const Encoded vc = encode(dtype(), random_floats(c.kvh * c.cs * c.dh, rng_));
     DeviceBuffer<float> dq(q), out(c.T * c.h * c.dh, NAN);
     DeviceBuffer<uint8_t> dk(kc.bytes), dv(vc.bytes);
-    DeviceBuffer<float> partial(
-        cuda::attention_scratch_floats(c.T, c.h, c.kvh, c.dh, c.splits) + 1, 0.0f);
+    DeviceBuffer<float> partial(cuda::attention_scratch_floats(c.T, c.h, c.kvh, c.dh, c.splits) + 1,
+                                0.0f);
     DeviceBuffer<unsigned> counters(cuda::attention_counters(c.T, c.h, c.kvh), 0u);
     DeviceBuffer<int64_t> dpos(std::vector<int64_t>{c.pos});
-    cuda::AttentionArgs a{dq.get(), dk.get(), dv.get(), out.get(), c.T, c.h, c.kvh, c.dh, c.cs,
-                          0, dpos.get(), c.splits, partial.get(), counters.get()};
+    cuda::AttentionArgs a{dq.get(),   dk.get(), dv.get(),      out.get(),     c.T,
+                          c.h,        c.kvh,    c.dh,          c.cs,          0,
+                          dpos.get(), c.splits, partial.get(), counters.get()};
     const auto want = ref_attention(q, kc.values, vc.values, c.T, c.h, c.kvh, c.dh, c.cs, c.pos);
     for (int run = 0; run < 2; ++run) {  // the second run checks the counters were reset
       cuda::attention(dtype(), a, nullptr);
@@ -322,8 +338,8 @@ class CudaPick : public ::testing::Test {
   void SetUp() override { HH_SKIP_WITHOUT_GPU(); }
 
   // Runs one pick over `logits` from `st`; returns the state after it and the first output.
-  std::pair<cuda::DecodeState, int64_t> run(const std::vector<float>& logits,
-                                            cuda::DecodeState st, bool sampling, bool advance) {
+  std::pair<cuda::DecodeState, int64_t> run(const std::vector<float>& logits, cuda::DecodeState st,
+                                            bool sampling, bool advance) {
     const auto v = static_cast<int64_t>(logits.size());
     DeviceBuffer<float> dl(logits);
     std::vector<cuda::DecodeState> host{st};
@@ -389,8 +405,8 @@ TEST_F(CudaPick, SamplingDrawsWhatTheCpuSamplerDraws) {
   std::mt19937_64 rng(11);
   const std::vector<float> logits = random_floats(5000, rng, 3.0);
   const SamplingParams cases[] = {
-      {0.8f, 0, 1.0f, 1}, {1.0f, 50, 1.0f, 2}, {0.7f, 0, 0.9f, 3}, {1.3f, 20, 0.5f, 4},
-      {0.0f, 0, 1.0f, 5}, {2.0f, 1, 1.0f, 6}, {1.0f, 5000, 0.95f, 7},
+      {0.8f, 0, 1.0f, 1}, {1.0f, 50, 1.0f, 2}, {0.7f, 0, 0.9f, 3},     {1.3f, 20, 0.5f, 4},
+      {0.0f, 0, 1.0f, 5}, {2.0f, 1, 1.0f, 6},  {1.0f, 5000, 0.95f, 7},
   };
   for (const SamplingParams& p : cases) {
     SCOPED_TRACE(testing::Message() << "temperature " << p.temperature << " top_k " << p.top_k

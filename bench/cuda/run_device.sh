@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# The CUDA backend on a GPU machine in one go: build (or take prebuilt binaries), correctness
+# checks, compute-sanitizer, and decode / prefill timings at Qwen3-0.6B shape; prints a short
+# table last and writes full logs to $OUT (default /tmp/hh-cuda-out).
+#
+#   bash bench/cuda/run_device.sh                          build with the cuda preset here
+#   CARRY=.cuda-carry bash bench/cuda/run_device.sh        use binaries from bench/cuda/pack.sh
+#   PEER_RESULTS=FILE   llama-bench results of the same call (peers' gpu_anchor.sh), appended
+#   STEPS="tests sanitizer bench"   which parts to run
+set -uo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+OUT=${OUT:-/tmp/hh-cuda-out}
+STEPS=${STEPS:-"tests sanitizer bench"}
+MODELS=${MODELS:-/tmp/hh-cuda-models}
+mkdir -p "$OUT" "$MODELS"
+export NCCL_NVLS_ENABLE=0
+nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm,clocks.max.mem \
+  --format=csv > "$OUT/gpu.txt" 2>&1
+cat "$OUT/gpu.txt"
+
+if [ -n "${CARRY:-}" ]; then
+  BIN=$(cd "$CARRY" && pwd)
+  export LD_LIBRARY_PATH=$BIN/lib:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}
+else
+  cmake --preset cuda > "$OUT/configure.log" 2>&1 || { tail -30 "$OUT/configure.log"; exit 1; }
+  cmake --build --preset cuda --target hedgehog hh_tests hh_bench > "$OUT/build.log" 2>&1 ||
+    { tail -40 "$OUT/build.log"; exit 1; }
+  BIN=$ROOT/build-cuda
+fi
+
+# Random-weight models of Qwen3-0.6B's shape, one per dtype.
+for d in f32 f16 bf16; do
+  [ -f "$MODELS/qwen3-0.6b-$d.gguf" ] ||
+    "$BIN/hedgehog" make-model --preset 0.6b --dtype "$d" --seed 1 -o "$MODELS/qwen3-0.6b-$d.gguf" \
+      >> "$OUT/models.log" 2>&1
+done
+
+status=0
+case " $STEPS " in *" tests "*)
+  echo "== tests (CUDA kernels and backend, reference fixtures, 0.6B GPU vs CPU)"
+  HH_CUDA_06B_DIR=$MODELS "$BIN/hh_tests" --gtest_filter='*Cuda*' > "$OUT/tests.log" 2>&1 ||
+    status=1
+  grep -E '^\[  (PASSED|FAILED) |^\[  FAILED  \]|worst relative|tests ran' "$OUT/tests.log"
+  grep -B5 'Failure' "$OUT/tests.log" | head -60
+esac
+
+case " $STEPS " in *" sanitizer "*)
+  echo "== compute-sanitizer memcheck (short runs)"
+  if command -v compute-sanitizer > /dev/null; then
+    compute-sanitizer --tool memcheck --leak-check no --error-exitcode 3 "$BIN/hh_tests" \
+      --gtest_filter='CudaKernels*:CudaPick*:CudaBackendTest.StoppingRulesOfGen/bf16:CudaBackendTest.SampleMatchesTheCpuSampler/f32:CudaBackendTest.HostDrivenDecodeEqualsTheGraph/f16' \
+      > "$OUT/memcheck.log" 2>&1 && echo "memcheck: clean" || { echo "memcheck: ERRORS"; status=1; }
+    grep -E 'ERROR SUMMARY|Invalid|out of bounds' "$OUT/memcheck.log" | head -20
+  else
+    echo "no compute-sanitizer on this machine"
+  fi
+esac
+
+case " $STEPS " in *" bench "*)
+  echo "== timings"
+  HH_CUDA_BENCH_MODELS=$MODELS "$BIN/hh_bench" --benchmark_filter='Cuda' \
+    --benchmark_out="$OUT/bench.json" --benchmark_out_format=json > "$OUT/bench.log" 2>&1 || status=1
+  HH_CUDA_DECODE=host HH_CUDA_BENCH_MODELS=$MODELS "$BIN/hh_bench" \
+    --benchmark_filter='Cuda0p6BDecode' --benchmark_out="$OUT/bench_host.json" \
+    --benchmark_out_format=json > "$OUT/bench_host.log" 2>&1 || status=1
+  python3 - "$OUT/bench.json" "$OUT/bench_host.json" <<'PY'
+import json, sys
+runs = {}
+for path, mode in ((sys.argv[1], "graph"), (sys.argv[2], "host")):
+    try:
+        data = json.load(open(path))
+    except Exception as e:
+        print(f"{path}: {e}"); continue
+    for b in data["benchmarks"]:
+        runs[(b["name"], mode)] = b
+copy = next((b for (n, m), b in runs.items() if n.startswith("BM_CudaCopy")), None)
+bw = copy["GB/s"] if copy else float("nan")
+print(f"device copy bandwidth (read+write): {bw:.0f} GB/s")
+names = {0: "f32", 1: "f16", 2: "bf16"}
+print(f"| dtype | decode t/s (graph) | decode t/s (host loop) | GB/token | % of bound | prefill 512 t/s |")
+print(f"|---|---|---|---|---|---|")
+for i, d in names.items():
+    g = runs.get((f"BM_Cuda0p6BDecode/{i}/real_time", "graph"), {})
+    h = runs.get((f"BM_Cuda0p6BDecode/{i}/real_time", "host"), {})
+    p = runs.get((f"BM_Cuda0p6BPrefill/{i}/real_time", "graph"), {})
+    gb = g.get("GB/token", float("nan"))
+    bound = bw / gb if gb == gb and gb > 0 else float("nan")
+    tg = g.get("tok/s", float("nan"))
+    print(f"| {d} | {tg:.0f} | {h.get('tok/s', float('nan')):.0f} | {gb:.3f} | "
+          f"{100 * tg / bound:.0f}% of {bound:.0f} | {p.get('tok/s', float('nan')):.0f} |")
+PY
+  if [ -n "${PEER_RESULTS:-}" ] && [ -f "$PEER_RESULTS" ]; then
+    echo "== llama.cpp in the same call"; cat "$PEER_RESULTS"
+  fi
+esac
+exit $status
