@@ -17,5 +17,6 @@ int run_benchcmp(const Args& args);
 int run_dataset(const Args& args);
 int run_template(const Args& args);
 int run_tokenize(const Args& args);
+int run_download(const Args& args);
 
 }  // namespace hh::cli

@@ -23,6 +23,7 @@ constexpr Command kCommands[] = {
     {"dataset", hh::cli::run_dataset, "generate, convert and inspect data files"},
     {"template", hh::cli::run_template, "render a chat with the model's (or any) chat template"},
     {"tokenize", hh::cli::run_tokenize, "show the token ids and pieces of a text"},
+    {"download", hh::cli::run_download, "download a model or files from the Hugging Face Hub"},
 };
 
 void print_usage(FILE* out) {

@@ -7,6 +7,7 @@
 #include "cli/cli_util.h"
 #include "text/tokenizer.h"
 #include "text/utf8.h"
+#include "util/error.h"
 
 namespace hh::cli {
 

@@ -80,7 +80,21 @@ ModelConfig read_hf_config(const std::string& path) {
     c.head_dim = c.dim / c.n_heads;
   }
   c.ffn_dim = positive_int(config, "intermediate_size", path);
-  c.rope_theta = static_cast<float>(number_or(config, "rope_theta", 10000.0, path));
+  // transformers >= 5 writes rope settings as "rope_parameters": {"rope_type", "rope_theta"};
+  // older configs (and the released Qwen3 ones) have a top-level rope_theta.
+  double rope_theta = number_or(config, "rope_theta", 10000.0, path);
+  if (config.contains("rope_parameters") && !config["rope_parameters"].is_null()) {
+    const auto& rope = config["rope_parameters"];
+    if (!rope.is_object()) fail_format("{}: 'rope_parameters' must be an object", path);
+    const auto type = rope.value("rope_type", nlohmann::json("default"));
+    if (type != "default") {
+      fail_format("{}: rope_parameters.rope_type {} is not supported", path, type.dump());
+    }
+    if (!config.contains("rope_theta")) {
+      rope_theta = number_or(rope, "rope_theta", 10000.0, path + " rope_parameters");
+    }
+  }
+  c.rope_theta = static_cast<float>(rope_theta);
   c.rms_eps = static_cast<float>(number_or(config, "rms_norm_eps", 1e-6, path));
   c.tied_output = false;  // transformers' Qwen3Config default
   if (config.contains("tie_word_embeddings")) {

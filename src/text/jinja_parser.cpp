@@ -136,6 +136,7 @@ class Parser {
           break;
         }
         case Tok::BlockBegin: {
+          const uint32_t tag_offset = t.offset;
           next();
           if (cur().type == Tok::Name) {
             for (auto e : ends) {
@@ -145,7 +146,7 @@ class Parser {
               }
             }
           }
-          body.push_back(parse_statement());
+          body.push_back(parse_statement(tag_offset));
           break;
         }
         default:
@@ -154,8 +155,8 @@ class Parser {
     }
   }
 
-  StmtPtr parse_statement() {
-    const uint32_t offset = cur().offset;
+  // `offset` is where the tag's `{%` starts: errors about the block as a whole point there.
+  StmtPtr parse_statement(uint32_t offset) {
     DepthGuard guard(*this, offset);
     if (cur().type != Tok::Name) fail_here("tag name expected");
     const std::string tag = cur().text;

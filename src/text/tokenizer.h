@@ -28,6 +28,10 @@ namespace hh {
 
 class GgufFile;
 
+// Ids above this are rejected when loading: a vocabulary's largest id sizes the id table, and
+// the largest real vocabularies have about 2^18 entries.
+constexpr TokenId kMaxTokenId = (1 << 24) - 1;
+
 enum class TokenKind : uint8_t {
   Normal,   // produced by BPE
   Special,  // added token flagged special (<|im_start|>): matched only when parse_special

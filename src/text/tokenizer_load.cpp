@@ -102,8 +102,8 @@ Json parse_json_capturing(std::string_view text, const std::string& name, Captur
       case Json::parse_event_t::object_start:
       case Json::parse_event_t::array_start:
         if (in_vocab) {
-          fail_format("{}: model.vocab[\"{}\"] must be a token id (an integer from 0 to 2^31-2)",
-                      name, stack[2].key);
+          fail_format("{}: model.vocab[\"{}\"] must be a token id (an integer from 0 to {})", name,
+                      stack[2].key, kMaxTokenId);
         }
         if ((in_merges && event == Json::parse_event_t::object_start) || in_merge_pair) {
           fail_format("{}: model.merges[{}]: expected a string \"left right\" or a pair of "
@@ -141,9 +141,9 @@ Json parse_json_capturing(std::string_view text, const std::string& name, Captur
         if (in_vocab) {
           const std::string& token = stack[2].key;
           if (!parsed.is_number_integer() || parsed.get<int64_t>() < 0 ||
-              parsed.get<int64_t>() >= std::numeric_limits<TokenId>::max()) {
-            fail_format("{}: model.vocab[\"{}\"] must be a token id (an integer from 0 to "
-                        "2^31-2)", name, token);
+              parsed.get<int64_t>() > kMaxTokenId) {
+            fail_format("{}: model.vocab[\"{}\"] must be a token id (an integer from 0 to {})",
+                        name, token, kMaxTokenId);
           }
           const uint32_t offset = append_text(out.vocab_text, token, name);
           out.vocab.push_back({offset, static_cast<uint32_t>(token.size()),
@@ -201,8 +201,8 @@ class Fields {
   }
   TokenId id(const Json& value, const std::string& path) const {
     if (!value.is_number_integer() || value.get<int64_t>() < 0 ||
-        value.get<int64_t>() >= std::numeric_limits<TokenId>::max()) {
-      fail_format("{}: {} must be a token id (an integer from 0 to 2^31-2)", name_, path);
+        value.get<int64_t>() > kMaxTokenId) {
+      fail_format("{}: {} must be a token id (an integer from 0 to {})", name_, path, kMaxTokenId);
     }
     return static_cast<TokenId>(value.get<int64_t>());
   }
@@ -442,7 +442,7 @@ Tokenizer TokenizerBuilder::from_json(std::string_view json, const std::string& 
         int64_t id = -1;
         const auto [end, error] = std::from_chars(key.data(), key.data() + key.size(), id);
         if (error != std::errc() || end != key.data() + key.size() || id < 0 ||
-            id >= std::numeric_limits<TokenId>::max()) {
+            id > kMaxTokenId) {
           c.fail(path, "the key must be a token id");
         }
         token.id = static_cast<TokenId>(id);
@@ -508,7 +508,7 @@ Tokenizer TokenizerBuilder::from_gguf(const GgufFile& gguf) {
   }
   const size_t n = tokens.array.size();
   if (n == 0) fail_format("{}: {} is empty", name, tokens_key);
-  if (n >= static_cast<size_t>(std::numeric_limits<TokenId>::max())) {
+  if (n > static_cast<size_t>(kMaxTokenId) + 1) {
     fail_format("{}: {} has {} entries, too many", name, tokens_key, n);
   }
   std::vector<int64_t> types(n, 1);

@@ -11,6 +11,7 @@
 #include "profile/html.h"
 #include "profile/outputs.h"
 #include "profile/report.h"
+#include "util/error.h"
 
 namespace hh::profile {
 namespace {

@@ -91,15 +91,15 @@ TEST_F(ServerTest, StoreRestoreEveryPrimitiveAndArray) {
   std::string line = "store " + path("all.bin");
   std::string restore = "restore " + path("all.bin");
   for (size_t i = 0; i < std::size(values); ++i) {
-    const std::string name = "v" + std::to_string(i);
+    const std::string name = fmt::format("v{}", i);
     put_value(name, values[i]);
     line += " " + name;
-    restore += " r" + std::to_string(i) + " " + server_.get_array(name).type_name();
+    restore += fmt::format(" r{} {}", i, server_.get_array(name).type_name());
   }
   ok(line);
   ok(restore);
   for (size_t i = 0; i < std::size(values); ++i) {
-    EXPECT_EQ(text_of("r" + std::to_string(i)), values[i]);
+    EXPECT_EQ(text_of(fmt::format("r{}", i)), values[i]);
   }
   // The file is a plain sequence of binary values.
   ValueReader reader = ValueReader::open(path("all.bin"));
@@ -216,8 +216,8 @@ TEST_F(ServerTest, NewAndProjectRecords) {
 
   std::string line = "new p2 Params";
   for (const auto& field : params_field_names()) {
-    ok("project f_" + field + " p " + field);
-    line += " f_" + field;
+    ok(fmt::format("project f_{} p {}", field, field));
+    line += fmt::format(" f_{}", field);
   }
   ok(line);
   ok("store " + path("p.bin") + " p");
@@ -228,7 +228,9 @@ TEST_F(ServerTest, NewAndProjectRecords) {
   // Shape mismatch in new: the message names the field.
   ok("project wrong p attn_k");
   std::string bad = "new p3 Params";
-  for (const auto& field : params_field_names()) bad += field == "ffn_up" ? " wrong" : " f_" + field;
+  for (const auto& field : params_field_names()) {
+    bad += field == "ffn_up" ? std::string(" wrong") : fmt::format(" f_{}", field);
+  }
   EXPECT_EQ(failure(bad), "Params field 'ffn_up': expected shape [2][4][4], got [2][2][4]\n");
   EXPECT_FALSE(server_.has_variable("p3"));
   EXPECT_EQ(failure("new p3 Params f_token_embd"), "new: Params has 16 fields, 1 values given\n");

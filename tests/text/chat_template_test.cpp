@@ -176,15 +176,15 @@ TEST(ModelChatTemplate, FromGguf) {
 
 // --- the command ----------------------------------------------------------------------------
 
-struct Run {
+struct CommandResult {
   int code;
   std::string out;
 };
 
-Run run_hedgehog(const std::string& args) {
+CommandResult run_hedgehog(const std::string& args) {
   const std::string cmd = std::string(HH_BINARY) + " template " + args + " 2>&1";
   FILE* p = popen(cmd.c_str(), "r");
-  Run r{-1, {}};
+  CommandResult r{-1, {}};
   if (!p) return r;
   char buf[4096];
   size_t n;
@@ -201,7 +201,7 @@ TEST(TemplateCommand, PrintsExactlyTheReference) {
   write_file(dir.path() / "tools.json", spec["tools"].dump());
   const std::string common = "--template " + (kDir / "qwen3.jinja").string() + " --messages " +
                              (dir.path() / "chat.json").string();
-  Run r = run_hedgehog(common + " --tools " + (dir.path() / "tools.json").string());
+  CommandResult r = run_hedgehog(common + " --tools " + (dir.path() / "tools.json").string());
   EXPECT_EQ(r.code, 0) << r.out;
   EXPECT_EQ(r.out, read_file(kDir / "qwen3_tool_calls.txt"));
 
@@ -224,7 +224,7 @@ TEST(TemplateCommand, ModelDirectoryAndOverrides) {
                  "chat_template": "{{ bos_token }}{{ messages[0].content }}{{ eos_token }}"})");
   write_file(dir.path() / "chat.json", R"([{"role": "user", "content": "hi"}])");
   const std::string chat = " --messages " + (dir.path() / "chat.json").string();
-  Run r = run_hedgehog("-m " + dir.path().string() + chat);
+  CommandResult r = run_hedgehog("-m " + dir.path().string() + chat);
   EXPECT_EQ(r.code, 0) << r.out;
   EXPECT_EQ(r.out, "<B>hi<E>");
   r = run_hedgehog("-m " + dir.path().string() + chat + " --bos X --eos Y");
@@ -240,7 +240,7 @@ TEST(TemplateCommand, ErrorsNameTheTemplateLineAndColumn) {
   write_file(dir.path() / "chat.json", R"([{"role": "user", "content": "hi"}])");
   write_file(dir.path() / "bad.jinja", "ok\n{{ messages | nosuch }}");
   const std::string chat = " --messages " + (dir.path() / "chat.json").string();
-  Run r = run_hedgehog("--template " + (dir.path() / "bad.jinja").string() + chat);
+  CommandResult r = run_hedgehog("--template " + (dir.path() / "bad.jinja").string() + chat);
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.out.find("bad.jinja:2:15: no filter named 'nosuch'"), std::string::npos) << r.out;
   write_file(dir.path() / "bad.jinja", "{% if %}");

@@ -45,8 +45,8 @@ TEST(Jinja, SyntaxErrorsNameLineAndColumn) {
 
   e = error_of<TemplateSyntaxError>("ab\ncd {{ 1 + }}");
   EXPECT_EQ(e.line, 2u);
-  EXPECT_EQ(e.column, 13u);  // the `}}` where an operand was expected
-  EXPECT_STREQ(e.what(), "t.jinja:2:13: syntax error: unexpected 'end of print statement'");
+  EXPECT_EQ(e.column, 11u);  // the `}}` where an operand was expected
+  EXPECT_STREQ(e.what(), "t.jinja:2:11: syntax error: unexpected 'end of print statement'");
 
   e = error_of<TemplateSyntaxError>("{% nosuchtag %}");
   EXPECT_STREQ(e.what(), "t.jinja:1:4: syntax error: encountered unknown tag 'nosuchtag'");
@@ -75,9 +75,9 @@ TEST(Jinja, RuntimeErrorsNameLineAndColumn) {
       "raise_exception", [](Interpreter&, CallArgs& args) -> Value {
         fail_value("raise_exception: {}", to_str(args.positional.at(0)));
       }}));
-  e = error_of<TemplateRuntimeError>("{% if true %}\n{{ raise_exception('Roles must alternate') }}",
+  e = error_of<TemplateRuntimeError>("{% if true %}\n{{ raise_exception('Roles must alternate') }}{% endif %}",
                                      {{"raise_exception", raise}});
-  EXPECT_STREQ(e.what(), "t.jinja:2:20: raise_exception: Roles must alternate");
+  EXPECT_STREQ(e.what(), "t.jinja:2:19: raise_exception: Roles must alternate");
 
   e = error_of<TemplateRuntimeError>("{{ x is nosuchtest }}");
   EXPECT_NE(std::string(e.what()).find("no test named 'nosuchtest'"), std::string::npos);
@@ -94,7 +94,7 @@ TEST(Jinja, LimitsStopHostileTemplates) {
   small.max_output_bytes = 1000;
   small.max_steps = 10000;
   small.max_call_depth = 20;
-  auto e = error_of<TemplateRuntimeError>("{% for i in range(100000) %}xxxxxxxxxx{% endfor %}", {},
+  auto e = error_of<TemplateRuntimeError>("{% for i in range(500) %}xxxxxxxxxx{% endfor %}", {},
                                           small);
   EXPECT_NE(std::string(e.what()).find("limit"), std::string::npos) << e.what();
   e = error_of<TemplateRuntimeError>(
@@ -113,7 +113,7 @@ TEST(Jinja, LimitsStopHostileTemplates) {
   // Deep nesting in the source is refused by the parser rather than overflowing the stack.
   EXPECT_THROW(render("{{ " + std::string(5000, '(') + "1" + std::string(5000, ')') + " }}"),
                TemplateSyntaxError);
-  EXPECT_THROW(render(std::string(3000, '-') + "1"), Error);
+  EXPECT_THROW(render("{{ " + std::string(3000, '-') + "1 }}"), TemplateSyntaxError);
   std::string nested_ifs;
   for (int i = 0; i < 1000; ++i) nested_ifs += "{% if true %}";
   EXPECT_THROW(render(nested_ifs), TemplateSyntaxError);
