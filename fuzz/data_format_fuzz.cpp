@@ -21,23 +21,30 @@ bool same_text_value(const hh::Array& a, const hh::Array& b) {
     const std::byte* y = b.raw() + i * esize;
     switch (a.type()) {
       case hh::ElemType::Bool:
-        if ((*reinterpret_cast<const uint8_t*>(x) != 0) != (*reinterpret_cast<const uint8_t*>(y) != 0)) return false;
+        if ((*reinterpret_cast<const uint8_t*>(x) != 0) !=
+            (*reinterpret_cast<const uint8_t*>(y) != 0))
+          return false;
         continue;
       case hh::ElemType::F16:
         if (std::isnan(hh::f16_to_f32(hh::load_unaligned<uint16_t>(x))) &&
-            std::isnan(hh::f16_to_f32(hh::load_unaligned<uint16_t>(y)))) continue;
+            std::isnan(hh::f16_to_f32(hh::load_unaligned<uint16_t>(y))))
+          continue;
         break;
       case hh::ElemType::BF16:
         if (std::isnan(hh::bf16_to_f32(hh::load_unaligned<uint16_t>(x))) &&
-            std::isnan(hh::bf16_to_f32(hh::load_unaligned<uint16_t>(y)))) continue;
+            std::isnan(hh::bf16_to_f32(hh::load_unaligned<uint16_t>(y))))
+          continue;
         break;
       case hh::ElemType::F32:
-        if (std::isnan(hh::load_unaligned<float>(x)) && std::isnan(hh::load_unaligned<float>(y))) continue;
+        if (std::isnan(hh::load_unaligned<float>(x)) && std::isnan(hh::load_unaligned<float>(y)))
+          continue;
         break;
       case hh::ElemType::F64:
-        if (std::isnan(hh::load_unaligned<double>(x)) && std::isnan(hh::load_unaligned<double>(y))) continue;
+        if (std::isnan(hh::load_unaligned<double>(x)) && std::isnan(hh::load_unaligned<double>(y)))
+          continue;
         break;
-      default: break;
+      default:
+        break;
     }
     if (std::memcmp(x, y, esize) != 0) return false;
   }

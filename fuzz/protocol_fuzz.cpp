@@ -16,13 +16,22 @@
 
 namespace {
 
+// Created on first use, removed when the fuzzer exits.
+struct ScratchDir {
+  std::string path;
+  ScratchDir() {
+    path = (std::filesystem::temp_directory_path() / "hh_protocol_fuzz_XXXXXX").string();
+    if (mkdtemp(path.data()) == nullptr) std::abort();
+  }
+  ~ScratchDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path, ignored);
+  }
+};
+
 const std::string& scratch_dir() {
-  static const std::string dir = [] {
-    std::string pattern = (std::filesystem::temp_directory_path() / "hh_protocol_fuzz_XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) std::abort();
-    return pattern;
-  }();
-  return dir;
+  static const ScratchDir dir;
+  return dir.path;
 }
 
 std::string quote(const std::string& word) { return "\"" + word + "\""; }

@@ -20,6 +20,9 @@ cat "$OUT/gpu.txt"
 
 if [ -n "${CARRY:-}" ]; then
   BIN=$(cd "$CARRY" && pwd)
+  if [ -f "$BIN/bundle.tar.xz" ]; then
+    mkdir -p /tmp/hh-cuda-bin && tar -C /tmp/hh-cuda-bin -xJf "$BIN/bundle.tar.xz" && BIN=/tmp/hh-cuda-bin
+  fi
   export LD_LIBRARY_PATH=$BIN/lib:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}
 else
   cmake --preset cuda > "$OUT/configure.log" 2>&1 || { tail -30 "$OUT/configure.log"; exit 1; }
@@ -32,7 +35,7 @@ fi
 for d in f32 f16 bf16; do
   [ -f "$MODELS/qwen3-0.6b-$d.gguf" ] ||
     "$BIN/hedgehog" make-model --preset 0.6b --dtype "$d" --seed 1 -o "$MODELS/qwen3-0.6b-$d.gguf" \
-      >> "$OUT/models.log" 2>&1
+      >> "$MODELS/models.log" 2>&1 || { echo "make-model failed:"; tail -5 "$MODELS/models.log"; }
 done
 
 status=0

@@ -1,5 +1,8 @@
 #!/usr/bin/env python3
-"""Writes the small seed inputs for fuzz/gguf_fuzz and fuzz/safetensors_fuzz (run from here)."""
+"""Writes the small seed inputs for fuzz/gguf_fuzz and fuzz/safetensors_fuzz (run from here).
+
+GGUF seeds carry no .gguf suffix: the repository ignores *.gguf outside tests/fixtures.
+"""
 import json
 import struct
 
@@ -48,10 +51,10 @@ tensors = [
     ("c.bf16", [1, 2], 30, struct.pack("<2H", 0x3F80, 0x4000)),
     ("d.q8", [32, 2], 8, q8_block(0x2C00, 0) + q8_block(0x3C00, 100)),
 ]
-open("gguf/all_types_v3.gguf", "wb").write(gguf(3, kvs, tensors))
-open("gguf/v2_aligned64.gguf", "wb").write(
+open("gguf/all_types_v3", "wb").write(gguf(3, kvs, tensors))
+open("gguf/v2_aligned64", "wb").write(
     gguf(2, [("general.alignment", 4, struct.pack("<I", 64))], tensors[:2], alignment=64))
-open("gguf/empty_v3.gguf", "wb").write(gguf(3, [], []))
+open("gguf/empty_v3", "wb").write(gguf(3, [], []))
 
 
 def safetensors(entries, metadata=None):

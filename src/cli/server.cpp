@@ -21,7 +21,8 @@ int run_server(const Args& args) {
   app.add_option("--backend", backend_name, "cpu or cuda")->capture_default_str();
   app.add_option("--model", model, "preload this model (GGUF file or HF directory) as `params`");
   app.add_flag("--profile", profile, "start with profiling on (see `report`)");
-  app.add_option("-t,--threads", threads, "CPU threads (0 = all cores)")->check(CLI::NonNegativeNumber);
+  app.add_option("-t,--threads", threads, "CPU threads (0 = all cores)")
+      ->check(CLI::NonNegativeNumber);
   if (auto code = parse_args(app, args)) return *code;
 
   Profiler profiler;

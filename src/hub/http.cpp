@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <memory>
 #include <mutex>
 
@@ -43,7 +44,11 @@ size_t on_header_line(char* data, size_t size, size_t count, void* user) {
     // A new status line starts a new response (after a 100 Continue, say): forget the old one.
     t->response->headers.clear();
     const size_t space = line.find(' ');
-    t->response->status = space == std::string_view::npos ? 0 : std::atol(data + space + 1);
+    long status = 0;
+    if (space != std::string_view::npos) {
+      std::from_chars(line.data() + space + 1, line.data() + line.size(), status);
+    }
+    t->response->status = status;
     return n;
   }
   if (trim(line).empty()) {

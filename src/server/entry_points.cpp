@@ -44,13 +44,13 @@ void check_step(std::string_view entry, const Weights& w, const KVCache& cache, 
   if (t == 0) fail_usage("{}: xs is empty; at least one token is needed", entry);
   if (xsat < 0) fail_usage("{}: xsat is {}; it must be at least 0", entry, xsat);
   if (xsat > cache.context() - t) {
-    fail_usage("{}: {} tokens at xsat={} pass the end of the cache (context cs={})", entry, t,
-               xsat, cache.context());
+    fail_usage("{}: {} tokens at xsat={} pass the end of the cache (context cs={})", entry, t, xsat,
+               cache.context());
   }
   for (size_t i = 0; i < xs.size(); ++i) {
     if (xs[i] < 0 || xs[i] >= c.vocab_size) {
-      fail_usage("{}: token id {} at xs[{}] is out of range (vocabulary size {})", entry, xs[i],
-                 i, c.vocab_size);
+      fail_usage("{}: token id {} at xs[{}] is out of range (vocabulary size {})", entry, xs[i], i,
+                 c.vocab_size);
     }
   }
 }
@@ -132,8 +132,8 @@ Value run_sample(CallContext& ctx, std::span<const Value> in) {
   if (!(sp.top_p > 0 && sp.top_p <= 1)) {
     fail_usage("sample: top_p is {}; it must be in (0, 1]", sp.top_p);
   }
-  auto tokens = ctx.timed(
-      [&] { return ctx.backend.sample(w, *cache, xsat, xs, eos, max_new_tokens, sp); });
+  auto tokens =
+      ctx.timed([&] { return ctx.backend.sample(w, *cache, xsat, xs, eos, max_new_tokens, sp); });
   return Value::of_tuple(kGenOutputType,
                          {Value::of_array(Array::from_i64(tokens)), Value::of_cache(cache)});
 }
@@ -190,8 +190,16 @@ const std::vector<EntryPoint>& entry_points() {
        run_gen},
       {"logits", {kXsat, kXs, kParams, kCache}, kLogitsOutputType, run_logits},
       {"sample",
-       {kXsat, kXs, kParams, kCache, {"eos_token_id", "i64"}, {"max_new_tokens", "i64"},
-        {"temperature", "f32"}, {"top_k", "i64"}, {"top_p", "f32"}, {"seed", "u64"}},
+       {kXsat,
+        kXs,
+        kParams,
+        kCache,
+        {"eos_token_id", "i64"},
+        {"max_new_tokens", "i64"},
+        {"temperature", "f32"},
+        {"top_k", "i64"},
+        {"top_p", "f32"},
+        {"seed", "u64"}},
        kGenOutputType,
        run_sample},
       {"tool_sumN1_sum_of_first_n_integers", {{"n", "i64"}}, "i64", run_sum_n1},

@@ -102,9 +102,10 @@ Value restore_value(Backend& backend, const TypeTable& types, ValueReader& reade
 
   const Array name = reader.read();
   if (name.type() != ElemType::U8 || name.rank() != 1) {
-    fail_format("{}: value {} (near byte {}): expected the type name of a stored {} (a []u8), "
-                "found {}",
-                reader.name(), index, offset, type, name.type_name());
+    fail_format(
+        "{}: value {} (near byte {}): expected the type name of a stored {} (a []u8), "
+        "found {}",
+        reader.name(), index, offset, type, name.type_name());
   }
   const std::string stored = array_string(name);
   if (stored != type) {

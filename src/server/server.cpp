@@ -153,14 +153,11 @@ bool Server::handle_line(std::string_view line, std::string& out) {
     const auto argc = static_cast<int>(words.size() - 1);
     if (argc < command->min_args || (command->max_args >= 0 && argc > command->max_args)) {
       const std::string expected =
-          command->min_args == command->max_args
-              ? fmt::format("{}", command->min_args)
-              : command->max_args < 0 ? fmt::format("at least {}", command->min_args)
-                                      : fmt::format("{} to {}", command->min_args,
-                                                    command->max_args);
+          command->min_args == command->max_args ? fmt::format("{}", command->min_args)
+          : command->max_args < 0                ? fmt::format("at least {}", command->min_args)
+                                  : fmt::format("{} to {}", command->min_args, command->max_args);
       fail_usage("{}: expected {} argument{}, got {} (usage: {})", command->name, expected,
-                 command->max_args == 1 && command->min_args == 1 ? "" : "s", argc,
-                 command->usage);
+                 command->max_args == 1 && command->min_args == 1 ? "" : "s", argc, command->usage);
     }
     (this->*command->run)(Args(words).subspan(1), body);
   } catch (const std::bad_alloc&) {
@@ -339,8 +336,7 @@ void Server::cmd_restore(Args args, std::string&) {
   const std::string& file = args[0];
   const Args pairs = args.subspan(1);
   if (pairs.size() % 2 != 0) {
-    fail_usage("restore: expected VAR TYPE pairs after the file name, got {} words",
-               pairs.size());
+    fail_usage("restore: expected VAR TYPE pairs after the file name, got {} words", pairs.size());
   }
   std::set<std::string_view> names;
   for (size_t i = 0; i < pairs.size(); i += 2) {
@@ -360,9 +356,10 @@ void Server::cmd_restore(Args args, std::string&) {
     }
   }
   if (!reader.at_end()) {
-    fail_format("restore: {}: expected the end of the file after {} values, found more at byte "
-                "{}",
-                file, values.size(), reader.offset());
+    fail_format(
+        "restore: {}: expected the end of the file after {} values, found more at byte "
+        "{}",
+        file, values.size(), reader.offset());
   }
   for (size_t i = 0; i < values.size(); ++i) {
     variables_.emplace(pairs[2 * i], Variable{std::move(values[i])});
@@ -467,8 +464,8 @@ void Server::cmd_new_array(Args args, std::string&) {
   for (size_t i = 0; i < elems.size(); ++i) {
     const Value& v = get_live(elems[i]).value;
     if (v.type != elem) {
-      fail_usage("new_array: value {} is variable {} of type {}, expected {}", i, elems[i],
-                 v.type, elem);
+      fail_usage("new_array: value {} is variable {} of type {}, expected {}", i, elems[i], v.type,
+                 elem);
     }
     std::memcpy(a.raw() + i * esize, v.array()->raw(), esize);
   }
@@ -478,7 +475,8 @@ void Server::cmd_new_array(Args args, std::string&) {
 void Server::cmd_set(Args args, std::string&) {
   const Variable& target = get_live(args[0]);
   const Array* dst = target.value.array();
-  if (!dst || dst->rank() == 0) fail_usage("set: variable {} of type {} is not an array", args[0], target.value.type);
+  if (!dst || dst->rank() == 0)
+    fail_usage("set: variable {} of type {} is not an array", args[0], target.value.type);
   const int64_t flat = flat_index(dst->shape(), args.subspan(2), "set");
   const Value& src = get_live(args[1]).value;
   const std::string_view elem = elem_name(dst->type());
@@ -500,7 +498,8 @@ void Server::cmd_set(Args args, std::string&) {
 void Server::cmd_shape(Args args, std::string& out) {
   const Value& v = get_live(args[0]).value;
   const Array* a = v.array();
-  if (!a || a->rank() == 0) fail_usage("shape: variable {} of type {} is not an array", args[0], v.type);
+  if (!a || a->rank() == 0)
+    fail_usage("shape: variable {} of type {} is not an array", args[0], v.type);
   for (int64_t d : a->shape()) out += fmt::format("{}\n", d);
 }
 
@@ -508,7 +507,8 @@ void Server::cmd_index(Args args, std::string&) {
   check_new_name(args[0]);
   const Value& v = get_live(args[1]).value;
   const Array* a = v.array();
-  if (!a || a->rank() == 0) fail_usage("index: variable {} of type {} is not an array", args[1], v.type);
+  if (!a || a->rank() == 0)
+    fail_usage("index: variable {} of type {} is not an array", args[1], v.type);
   const int64_t flat = flat_index(a->shape(), args.subspan(2), "index");
   const size_t esize = elem_size(a->type());
   Array element = Array::allocate(a->type(), {}, false);

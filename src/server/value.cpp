@@ -31,9 +31,12 @@ const ValueList* Value::tuple() const {
 
 std::string_view kind_name(Kind kind) {
   switch (kind) {
-    case Kind::Primitive: return "primitive";
-    case Kind::Array: return "array";
-    case Kind::Record: return "record";
+    case Kind::Primitive:
+      return "primitive";
+    case Kind::Array:
+      return "array";
+    case Kind::Record:
+      return "record";
   }
   return "unknown";
 }

@@ -38,7 +38,9 @@ struct Value {
   // Null when the value holds something else.
   const Array* array() const { return std::get_if<Array>(&data); }
   const Weights* params() const;
-  const std::shared_ptr<KVCache>* cache() const { return std::get_if<std::shared_ptr<KVCache>>(&data); }
+  const std::shared_ptr<KVCache>* cache() const {
+    return std::get_if<std::shared_ptr<KVCache>>(&data);
+  }
   const ValueList* tuple() const;
 };
 

@@ -143,6 +143,16 @@ void Interpreter::fail_at(uint32_t offset, const std::string& what) const {
                              p.line, p.column);
 }
 
+// Python's own recursion limit is 1000 frames; a template here may nest about as deeply.
+constexpr uint32_t kMaxEvalDepth = 1000;
+
+Interpreter::DepthGuard::DepthGuard(Interpreter& interp) : in(interp) {
+  if (++in.depth_ > kMaxEvalDepth) {
+    --in.depth_;
+    fail_value("template nested deeper than {} levels while rendering", kMaxEvalDepth);
+  }
+}
+
 void Interpreter::step(uint64_t n) {
   steps_ += n;
   if (steps_ > limits_.max_steps) {
@@ -181,6 +191,7 @@ std::string Interpreter::render_body(const Body& body, const std::shared_ptr<Sco
 Interpreter::Flow Interpreter::exec_stmt(const Stmt& s, std::string& out,
                                          const std::shared_ptr<Scope>& scope) {
   try {
+    DepthGuard guard(*this);
     switch (s.kind) {
       case StmtKind::Output:
         append_output(out, s.text);
@@ -404,6 +415,7 @@ Value Interpreter::call_macro(const Stmt& macro, const std::weak_ptr<Scope>& def
 
 Value Interpreter::eval(const Expr& e, Scope& scope) {
   try {
+    DepthGuard guard(*this);
     return eval_inner(e, scope);
   } catch (const ValueError& err) {
     fail_at(e.offset, err.what());

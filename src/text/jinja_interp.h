@@ -57,8 +57,17 @@ class Interpreter {
   CallArgs eval_args(const Expr& e, Scope& scope, size_t first);
   [[noreturn]] void fail_at(uint32_t offset, const std::string& what) const;
 
+  // Nesting of statements and expressions being evaluated, macro calls included; bounded so a
+  // template never overflows the stack, whatever it nests.
+  struct DepthGuard {
+    Interpreter& in;
+    explicit DepthGuard(Interpreter& interp);
+    ~DepthGuard() { --in.depth_; }
+  };
+
   const ParsedTemplate& tmpl_;
   RenderLimits limits_;
+  uint32_t depth_ = 0;
   uint64_t steps_ = 0;
   uint32_t call_depth_ = 0;
   std::optional<Value> filter_block_input_;  // the body text inside {% filter %}

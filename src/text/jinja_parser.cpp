@@ -87,6 +87,19 @@ class Parser {
     ~DepthGuard() { --p.depth_; }
   };
 
+  // Left-deep chains built by a loop (a.b.c, x|f|g, 1+2+3, a or b or c) nest the tree as deeply
+  // as recursion would; each link counts towards the same depth limit.
+  struct ChainGuard {
+    Parser& p;
+    int links = 0;
+    explicit ChainGuard(Parser& parser) : p(parser) {}
+    void extend(uint32_t offset) {
+      ++links;
+      if (++p.depth_ > kMaxParseDepth) p.fail_at(offset, "expression nested too deeply");
+    }
+    ~ChainGuard() { p.depth_ -= links; }
+  };
+
   ExprPtr make(ExprKind kind, uint32_t offset) {
     auto e = std::make_unique<Expr>();
     e->kind = kind;
@@ -418,8 +431,10 @@ class Parser {
 
   ExprPtr parse_condexpr() {
     ExprPtr expr1 = parse_or();
+    ChainGuard chain(*this);
     while (is_name("if")) {
       const uint32_t offset = next().offset;
+      chain.extend(offset);
       auto e = make(ExprKind::CondExpr, offset);
       e->args.push_back(parse_or());
       e->args.push_back(std::move(expr1));
@@ -431,8 +446,10 @@ class Parser {
 
   ExprPtr parse_or() {
     ExprPtr left = parse_and();
+    ChainGuard chain(*this);
     while (is_name("or")) {
       auto e = make(ExprKind::Or, next().offset);
+      chain.extend(e->offset);
       e->args.push_back(std::move(left));
       e->args.push_back(parse_and());
       left = std::move(e);
@@ -442,8 +459,10 @@ class Parser {
 
   ExprPtr parse_and() {
     ExprPtr left = parse_not();
+    ChainGuard chain(*this);
     while (is_name("and")) {
       auto e = make(ExprKind::And, next().offset);
+      chain.extend(e->offset);
       e->args.push_back(std::move(left));
       e->args.push_back(parse_not());
       left = std::move(e);
@@ -506,8 +525,10 @@ class Parser {
 
   ExprPtr parse_math1() {
     ExprPtr left = parse_concat();
+    ChainGuard chain(*this);
     while (is_op("+") || is_op("-")) {
       const Token& t = next();
+      chain.extend(t.offset);
       const BinOp op = t.text == "+" ? BinOp::Add : BinOp::Sub;
       left = binary(op, t.offset, std::move(left), parse_concat());
     }
@@ -526,8 +547,10 @@ class Parser {
 
   ExprPtr parse_math2() {
     ExprPtr left = parse_pow();
+    ChainGuard chain(*this);
     while (is_op("*") || is_op("/") || is_op("//") || is_op("%")) {
       const Token& t = next();
+      chain.extend(t.offset);
       const BinOp op = t.text == "*"    ? BinOp::Mul
                        : t.text == "/"  ? BinOp::Div
                        : t.text == "//" ? BinOp::FloorDiv
@@ -539,8 +562,10 @@ class Parser {
 
   ExprPtr parse_pow() {
     ExprPtr left = parse_unary(true);
+    ChainGuard chain(*this);
     while (is_op("**")) {
       const uint32_t offset = next().offset;
+      chain.extend(offset);
       left = binary(BinOp::Pow, offset, std::move(left), parse_unary(true));
     }
     return left;
@@ -641,7 +666,9 @@ class Parser {
   }
 
   ExprPtr parse_postfix(ExprPtr node) {
+    ChainGuard chain(*this);
     for (;;) {
+      if (is_op(".") || is_op("[") || is_op("(")) chain.extend(cur().offset);
       if (is_op(".") || is_op("[")) {
         node = parse_subscript(std::move(node));
       } else if (is_op("(")) {
@@ -653,7 +680,9 @@ class Parser {
   }
 
   ExprPtr parse_filter_expr(ExprPtr node) {
+    ChainGuard chain(*this);
     for (;;) {
+      if (is_op("|") || is_name("is") || is_op("(")) chain.extend(cur().offset);
       if (is_op("|")) {
         node = parse_filter(std::move(node), false);
       } else if (is_name("is")) {
@@ -765,8 +794,9 @@ class Parser {
 
   // `| name(args) | name ...`; with start_inline the first name has no leading '|'.
   ExprPtr parse_filter(ExprPtr node, bool start_inline) {
+    ChainGuard chain(*this);
     while (is_op("|") || start_inline) {
-      DepthGuard guard(*this, cur().offset);
+      chain.extend(cur().offset);
       if (!start_inline) next();
       start_inline = false;
       const uint32_t offset = cur().offset;

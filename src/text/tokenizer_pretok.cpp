@@ -14,16 +14,6 @@ namespace hh {
 
 namespace {
 
-// True when `text` is certainly already in `form`, judged without utf8proc: ASCII is in every
-// form, and code points below U+0300 (where the first combining marks start) are in NFC.
-bool trivially_normal(std::string_view text, NormalForm form) {
-  const auto limit = form == NormalForm::NFC ? 0xCCu : 0x80u;  // 0xCC 0x80 is U+0300
-  for (const char c : text) {
-    if (static_cast<uint8_t>(c) >= limit) return false;
-  }
-  return true;
-}
-
 utf8proc_option_t utf8proc_options(NormalForm form) {
   const int base = UTF8PROC_STABLE;
   switch (form) {
@@ -37,6 +27,90 @@ utf8proc_option_t utf8proc_options(NormalForm form) {
   return static_cast<utf8proc_option_t>(base);
 }
 
+// utf8proc on valid UTF-8 (NUL bytes are ordinary characters: explicit length, no NULLTERM).
+std::string utf8proc_normalise(std::string_view text, NormalForm form) {
+  utf8proc_uint8_t* result = nullptr;
+  const utf8proc_ssize_t n =
+      utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(text.data()),
+                   static_cast<utf8proc_ssize_t>(text.size()), &result, utf8proc_options(form));
+  if (n < 0) {
+    // Only valid UTF-8 reaches here, so this is an allocation failure.
+    throw UsageError(fmt::format("tokenizer: normalising {} bytes failed: {}", text.size(),
+                                 utf8proc_errmsg(n)));
+  }
+  std::string out(reinterpret_cast<const char*>(result), static_cast<size_t>(n));
+  std::free(result);
+  return out;
+}
+
+// For NFC: a character is a *boundary* when nothing before it can combine with it or reorder
+// around it (combining class 0, never the second character of a composition; Hangul vowel and
+// trailing jamo compose algorithmically, so they are named here). It is also *stable* when NFC
+// leaves it alone whatever follows it is handled by the next boundary (no canonical
+// decomposition). Text between two boundaries is normalised on its own, and only when it holds
+// an unstable character: English with the odd em dash, CJK and emoji never reach utf8proc.
+struct NfcClass {
+  bool boundary;
+  bool stable;
+};
+
+NfcClass nfc_class(char32_t cp) {
+  if (cp < 0x300) return {true, true};  // below the first combining mark: all NFC already
+  if ((cp >= 0x1161 && cp <= 0x1175) || (cp >= 0x11A8 && cp <= 0x11C2)) return {false, false};
+  const utf8proc_property_t* p = utf8proc_get_property(static_cast<utf8proc_int32_t>(cp));
+  const bool second = p->comb_index != UINT16_MAX && p->comb_index >= 0x8000;
+  const bool boundary = p->combining_class == 0 && !second;
+  const bool canonical_decomposition = p->decomp_seqindex != UINT16_MAX && p->decomp_type == 0;
+  return {boundary, boundary && !canonical_decomposition && !p->comp_exclusion};
+}
+
+// NFC of valid UTF-8, normalising only the segments that need it; false when `text` is NFC.
+bool apply_nfc(std::string_view text, std::string& out) {
+  std::string result;
+  bool changed = false;
+  size_t copied = 0;         // text before this is in `result` (once `changed`)
+  size_t segment = 0;        // start of the current segment (a boundary)
+  bool dirty = false;        // the current segment holds an unstable character
+  size_t pos = 0;
+  const auto flush = [&](size_t end) {
+    if (!dirty) return;
+    const std::string_view piece = text.substr(segment, end - segment);
+    std::string normalised = utf8proc_normalise(piece, NormalForm::NFC);
+    if (normalised == piece) return;
+    if (!changed) result.reserve(text.size() + 16);
+    result.append(text.substr(copied, segment - copied));
+    result.append(normalised);
+    copied = end;
+    changed = true;
+  };
+  while (pos < text.size()) {
+    const auto lead = static_cast<uint8_t>(text[pos]);
+    if (lead < 0x80) {  // ASCII: a stable boundary
+      if (dirty) {
+        flush(pos);
+        dirty = false;
+      }
+      segment = pos++;
+      continue;
+    }
+    char32_t cp = 0;
+    const size_t len = utf8_sequence_at(text, pos, &cp);
+    const NfcClass c = nfc_class(cp);
+    if (c.boundary) {
+      if (dirty) flush(pos);
+      segment = pos;
+      dirty = false;
+    }
+    if (!c.stable) dirty = true;
+    pos += len;
+  }
+  flush(text.size());
+  if (!changed) return false;
+  result.append(text.substr(copied));
+  out = std::move(result);
+  return true;
+}
+
 }  // namespace
 
 bool Normalizer::apply(std::string_view text, std::string& out) const {
@@ -44,23 +118,19 @@ bool Normalizer::apply(std::string_view text, std::string& out) const {
   std::string current;
   for (const NormalForm form : forms_) {
     const std::string_view input = changed ? std::string_view(current) : text;
-    if (trivially_normal(input, form)) continue;
-    utf8proc_uint8_t* result = nullptr;
-    // Explicit length and no UTF8PROC_NULLTERM: NUL bytes are ordinary characters here.
-    const utf8proc_ssize_t n =
-        utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(input.data()),
-                     static_cast<utf8proc_ssize_t>(input.size()), &result, utf8proc_options(form));
-    if (n < 0) {
-      // Only valid UTF-8 reaches here, so this is an allocation failure.
-      throw UsageError(fmt::format("tokenizer: normalising {} bytes failed: {}", input.size(),
-                                   utf8proc_errmsg(n)));
+    std::string normalised;
+    if (form == NormalForm::NFC) {
+      if (!apply_nfc(input, normalised)) continue;
+    } else {
+      // Only ASCII is known to be in every form without asking utf8proc.
+      bool ascii = true;
+      for (const char c : input) ascii = ascii && static_cast<uint8_t>(c) < 0x80;
+      if (ascii) continue;
+      normalised = utf8proc_normalise(input, form);
+      if (normalised == input) continue;
     }
-    std::string normalised(reinterpret_cast<const char*>(result), static_cast<size_t>(n));
-    std::free(result);
-    if (normalised != input) {
-      current = std::move(normalised);
-      changed = true;
-    }
+    current = std::move(normalised);
+    changed = true;
   }
   if (changed) out = std::move(current);
   return changed;

@@ -82,8 +82,8 @@ class FileSource final : public ByteSource {
         fail_errno(fmt::format("{}: read at offset {}", path_, offset));
       }
       if (got == 0) {
-        fail_format("{}: file ended at offset {} while {} more bytes were expected", path_,
-                    offset, n);
+        fail_format("{}: file ended at offset {} while {} more bytes were expected", path_, offset,
+                    n);
       }
       dst += got;
       offset += static_cast<uint64_t>(got);

@@ -9,10 +9,14 @@ namespace {
 // bf16 rounds twice (to f32, then to 16 bits); model weights are never stored as f64.
 float load_as_f32(ElemType type, const std::byte* p) {
   switch (type) {
-    case ElemType::F16: return f16_to_f32(load_unaligned<uint16_t>(p));
-    case ElemType::BF16: return bf16_to_f32(load_unaligned<uint16_t>(p));
-    case ElemType::F32: return load_unaligned<float>(p);
-    default: return static_cast<float>(load_unaligned<double>(p));
+    case ElemType::F16:
+      return f16_to_f32(load_unaligned<uint16_t>(p));
+    case ElemType::BF16:
+      return bf16_to_f32(load_unaligned<uint16_t>(p));
+    case ElemType::F32:
+      return load_unaligned<float>(p);
+    default:
+      return static_cast<float>(load_unaligned<double>(p));
   }
 }
 
@@ -37,12 +41,18 @@ Array convert_float_array(const Array& value, ElemType to) {
   for (int64_t i = 0; i < n; ++i) {
     const std::byte* s = src + static_cast<size_t>(i) * in_size;
     switch (to) {
-      case ElemType::F64: reinterpret_cast<double*>(dst)[i] = load_as_f32(from, s); break;
-      case ElemType::F32: reinterpret_cast<float*>(dst)[i] = load_as_f32(from, s); break;
+      case ElemType::F64:
+        reinterpret_cast<double*>(dst)[i] = load_as_f32(from, s);
+        break;
+      case ElemType::F32:
+        reinterpret_cast<float*>(dst)[i] = load_as_f32(from, s);
+        break;
       case ElemType::F16:
         reinterpret_cast<uint16_t*>(dst)[i] = f32_to_f16(load_as_f32(from, s));
         break;
-      default: reinterpret_cast<uint16_t*>(dst)[i] = f32_to_bf16(load_as_f32(from, s)); break;
+      default:
+        reinterpret_cast<uint16_t*>(dst)[i] = f32_to_bf16(load_as_f32(from, s));
+        break;
     }
   }
   return out;

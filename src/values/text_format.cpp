@@ -1,12 +1,12 @@
 #include "values/text_format.h"
 
+#include <locale.h>
 #include <cerrno>
 #include <clocale>
 #include <cmath>
 #include <cstdlib>
 #include <iterator>
 #include <limits>
-#include <locale.h>
 
 #include "util/half.h"
 
@@ -54,8 +54,8 @@ struct TextParser::Literal {
   ElemType type = ElemType::I32;
   uint64_t magnitude = 0;  // Int
   bool bool_value = false;
-  size_t pos = 0;              // first character, for messages
-  size_t num_begin = 0;        // Decimal: the digits (sign excluded), underscores included
+  size_t pos = 0;        // first character, for messages
+  size_t num_begin = 0;  // Decimal: the digits (sign excluded), underscores included
   size_t num_end = 0;
 };
 
@@ -207,7 +207,8 @@ Array TextParser::parse_empty(size_t start) {
   bool has_zero = false;
   for (int64_t d : shape) has_zero |= d == 0;
   if (!has_zero) {
-    error_at(start, fmt::format("empty({}{}) has no zero dimension", shape_string(shape), type_name));
+    error_at(start,
+             fmt::format("empty({}{}) has no zero dimension", shape_string(shape), type_name));
   }
   // Any other dimension may be large: the array has no elements, but the shape must be valid.
   int64_t partial = 1;
@@ -232,13 +233,19 @@ TextParser::Literal TextParser::parse_literal() {
   if (is_digit(c)) return parse_number(start, negative);
   if (is_alpha(c)) {
     if (!negative && skip_word("true")) {
-      Literal l{.kind = Literal::Kind::Bool, .typed = true, .type = ElemType::Bool,
-                .bool_value = true, .pos = start};
+      Literal l{.kind = Literal::Kind::Bool,
+                .typed = true,
+                .type = ElemType::Bool,
+                .bool_value = true,
+                .pos = start};
       return l;
     }
     if (!negative && skip_word("false")) {
-      Literal l{.kind = Literal::Kind::Bool, .typed = true, .type = ElemType::Bool,
-                .bool_value = false, .pos = start};
+      Literal l{.kind = Literal::Kind::Bool,
+                .typed = true,
+                .type = ElemType::Bool,
+                .bool_value = false,
+                .pos = start};
       return l;
     }
     return parse_special_float(start, negative);
@@ -299,7 +306,8 @@ TextParser::Literal TextParser::parse_number(size_t start, bool negative) {
       }
       ++pos_;
     }
-    if (!any) error_at(start, fmt::format("{} literal without digits", hex ? "hexadecimal" : "binary"));
+    if (!any)
+      error_at(start, fmt::format("{} literal without digits", hex ? "hexadecimal" : "binary"));
   } else {
     l.num_begin = pos_;
     while (pos_ < text_.size() && (is_digit(text_[pos_]) || text_[pos_] == '_')) {
@@ -392,20 +400,29 @@ Array TextParser::build(const std::vector<Literal>& literals, const Shape& shape
           const uint64_t bits_value = l.negative ? ~l.magnitude + 1 : l.magnitude;
           std::memcpy(dst, &bits_value, esize);  // little endian: the low bytes
         } else {
-          const float f = l.negative ? -static_cast<float>(l.magnitude)
-                                     : static_cast<float>(l.magnitude);
-          const double d = l.negative ? -static_cast<double>(l.magnitude)
-                                      : static_cast<double>(l.magnitude);
+          const float f =
+              l.negative ? -static_cast<float>(l.magnitude) : static_cast<float>(l.magnitude);
+          const double d =
+              l.negative ? -static_cast<double>(l.magnitude) : static_cast<double>(l.magnitude);
           switch (type) {
-            case ElemType::F64: store_unaligned(dst, d); break;
-            case ElemType::F32: store_unaligned(dst, f); break;
-            case ElemType::F16: store_unaligned(dst, f32_to_f16(f)); break;
-            default: store_unaligned(dst, f32_to_bf16(f)); break;
+            case ElemType::F64:
+              store_unaligned(dst, d);
+              break;
+            case ElemType::F32:
+              store_unaligned(dst, f);
+              break;
+            case ElemType::F16:
+              store_unaligned(dst, f32_to_f16(f));
+              break;
+            default:
+              store_unaligned(dst, f32_to_bf16(f));
+              break;
           }
           const bool inf = type == ElemType::F64   ? std::isinf(d)
                            : type == ElemType::F32 ? std::isinf(f)
-                           : type == ElemType::F16 ? std::isinf(f16_to_f32(load_unaligned<uint16_t>(dst)))
-                                                   : std::isinf(bf16_to_f32(load_unaligned<uint16_t>(dst)));
+                           : type == ElemType::F16
+                               ? std::isinf(f16_to_f32(load_unaligned<uint16_t>(dst)))
+                               : std::isinf(bf16_to_f32(load_unaligned<uint16_t>(dst)));
           if (inf) error_at(l.pos, fmt::format("literal is out of range for {}", elem_name(type)));
         }
         break;
@@ -451,10 +468,18 @@ Array TextParser::build(const std::vector<Literal>& literals, const Shape& shape
                         : l.negative                 ? -std::numeric_limits<float>::infinity()
                                                      : std::numeric_limits<float>::infinity();
         switch (type) {
-          case ElemType::F64: store_unaligned(dst, static_cast<double>(f)); break;
-          case ElemType::F32: store_unaligned(dst, f); break;
-          case ElemType::F16: store_unaligned(dst, f32_to_f16(f)); break;
-          default: store_unaligned(dst, f32_to_bf16(f)); break;
+          case ElemType::F64:
+            store_unaligned(dst, static_cast<double>(f));
+            break;
+          case ElemType::F32:
+            store_unaligned(dst, f);
+            break;
+          case ElemType::F16:
+            store_unaligned(dst, f32_to_f16(f));
+            break;
+          default:
+            store_unaligned(dst, f32_to_bf16(f));
+            break;
         }
         break;
       }
@@ -485,15 +510,24 @@ std::string format_scalar(ElemType type, const void* data) {
     return {};
   };
   switch (type) {
-    case ElemType::I8: return fmt::format("{}i8", load_unaligned<int8_t>(data));
-    case ElemType::I16: return fmt::format("{}i16", load_unaligned<int16_t>(data));
-    case ElemType::I32: return fmt::format("{}i32", load_unaligned<int32_t>(data));
-    case ElemType::I64: return fmt::format("{}i64", load_unaligned<int64_t>(data));
-    case ElemType::U8: return fmt::format("{}u8", load_unaligned<uint8_t>(data));
-    case ElemType::U16: return fmt::format("{}u16", load_unaligned<uint16_t>(data));
-    case ElemType::U32: return fmt::format("{}u32", load_unaligned<uint32_t>(data));
-    case ElemType::U64: return fmt::format("{}u64", load_unaligned<uint64_t>(data));
-    case ElemType::Bool: return load_unaligned<uint8_t>(data) != 0 ? "true" : "false";
+    case ElemType::I8:
+      return fmt::format("{}i8", load_unaligned<int8_t>(data));
+    case ElemType::I16:
+      return fmt::format("{}i16", load_unaligned<int16_t>(data));
+    case ElemType::I32:
+      return fmt::format("{}i32", load_unaligned<int32_t>(data));
+    case ElemType::I64:
+      return fmt::format("{}i64", load_unaligned<int64_t>(data));
+    case ElemType::U8:
+      return fmt::format("{}u8", load_unaligned<uint8_t>(data));
+    case ElemType::U16:
+      return fmt::format("{}u16", load_unaligned<uint16_t>(data));
+    case ElemType::U32:
+      return fmt::format("{}u32", load_unaligned<uint32_t>(data));
+    case ElemType::U64:
+      return fmt::format("{}u64", load_unaligned<uint64_t>(data));
+    case ElemType::Bool:
+      return load_unaligned<uint8_t>(data) != 0 ? "true" : "false";
     case ElemType::F64: {
       const double v = load_unaligned<double>(data);
       std::string s = special(v, "f64");

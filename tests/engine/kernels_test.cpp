@@ -245,8 +245,7 @@ TEST_P(Ops, MatmulMatchesReferenceOnBothPaths) {
 TEST_P(Ops, AttentionMatchesReference) {
   CpuOps ops(*GetParam(), 2, nullptr);
   const int64_t b = 2, kvh = 2, dh = 16, heads = 4, layer = 1;
-  // (pos, T): a short extension (per-query path) and a prefill of 70 tokens after 3 cached
-  // positions (sgemm path: a full block of 64 queries and a ragged one).
+  // (pos, T): a short extension, and a prefill of 70 tokens after 3 cached positions.
   for (const auto& [pos, T] : {std::pair<int64_t, int64_t>{5, 4}, {3, 70}}) {
     const int64_t cs = pos + T + 2;
     for (ElemType type : kDtypes) {

@@ -35,7 +35,8 @@ class FakeBackend final : public Backend {
   }
 
   std::shared_ptr<Weights> adopt(Weights weights) override {
-    if (weights.dtype != dtype_) fail_usage("weights are {}, server is {}", elem_name(weights.dtype), elem_name(dtype_));
+    if (weights.dtype != dtype_)
+      fail_usage("weights are {}, server is {}", elem_name(weights.dtype), elem_name(dtype_));
     return std::make_shared<Weights>(std::move(weights));
   }
 
@@ -46,7 +47,8 @@ class FakeBackend final : public Backend {
 
   std::shared_ptr<KVCache> adopt(KVCache cache) override {
     validate_kv_cache(cache);
-    if (cache.dtype() != dtype_) fail_usage("cache is {}, server is {}", elem_name(cache.dtype()), elem_name(dtype_));
+    if (cache.dtype() != dtype_)
+      fail_usage("cache is {}, server is {}", elem_name(cache.dtype()), elem_name(dtype_));
     return std::make_shared<KVCache>(std::move(cache));
   }
 
@@ -64,7 +66,8 @@ class FakeBackend final : public Backend {
   Array logits(const Weights& w, KVCache& cache, int64_t xsat,
                std::span<const int64_t> xs) override {
     ++calls;
-    Array out = Array::allocate(ElemType::F32, {static_cast<int64_t>(xs.size()), w.config.vocab_size});
+    Array out =
+        Array::allocate(ElemType::F32, {static_cast<int64_t>(xs.size()), w.config.vocab_size});
     for (size_t t = 0; t < xs.size(); ++t) {
       write(cache, xsat + static_cast<int64_t>(t), xs[t]);
       const int64_t h = history(cache, xsat + static_cast<int64_t>(t) + 1);
@@ -80,8 +83,8 @@ class FakeBackend final : public Backend {
   Weights make_weights(bool untied) const {
     Weights w;
     w.dtype = dtype_;
-    w.config = ModelConfig{kVocab, kDim, kLayers, kHeads, kKvHeads, kHeadDim, kFfn, 1e6f, 1e-6f,
-                           !untied};
+    w.config =
+        ModelConfig{kVocab, kDim, kLayers, kHeads, kKvHeads, kHeadDim, kFfn, 1e6f, 1e-6f, !untied};
     float seed = 0;
     auto tensor = [&](ElemType t, Shape s) {
       Array a = Array::allocate(t, std::move(s));
@@ -113,16 +116,25 @@ class FakeBackend final : public Backend {
  private:
   static void put(Array& a, int64_t i, float v) {
     switch (a.type()) {
-      case ElemType::F16: a.data<uint16_t>()[i] = f32_to_f16(v); break;
-      case ElemType::BF16: a.data<uint16_t>()[i] = f32_to_bf16(v); break;
-      default: a.data<float>()[i] = v; break;
+      case ElemType::F16:
+        a.data<uint16_t>()[i] = f32_to_f16(v);
+        break;
+      case ElemType::BF16:
+        a.data<uint16_t>()[i] = f32_to_bf16(v);
+        break;
+      default:
+        a.data<float>()[i] = v;
+        break;
     }
   }
   static float get(const Array& a, int64_t i) {
     switch (a.type()) {
-      case ElemType::F16: return f16_to_f32(a.data<uint16_t>()[i]);
-      case ElemType::BF16: return bf16_to_f32(a.data<uint16_t>()[i]);
-      default: return a.data<float>()[i];
+      case ElemType::F16:
+        return f16_to_f32(a.data<uint16_t>()[i]);
+      case ElemType::BF16:
+        return bf16_to_f32(a.data<uint16_t>()[i]);
+      default:
+        return a.data<float>()[i];
     }
   }
   // K and V of position `pos` in every layer and head hold the token (V its double).
@@ -143,7 +155,8 @@ class FakeBackend final : public Backend {
     const int64_t base = (c.n_layers() - 1) * c.n_kv_heads() * c.context() * c.head_dim();
     for (int64_t p = 0; p < n; ++p) {
       const int64_t i = base + p * c.head_dim();
-      h = (h * 31 + static_cast<int64_t>(get(c.k, i)) + static_cast<int64_t>(get(c.v, i)) + p) % 1000003;
+      h = (h * 31 + static_cast<int64_t>(get(c.k, i)) + static_cast<int64_t>(get(c.v, i)) + p) %
+          1000003;
     }
     return h;
   }

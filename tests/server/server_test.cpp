@@ -30,7 +30,8 @@ TEST(SplitWords, BadQuoting) {
     return std::string("no error");
   };
   EXPECT_EQ(message("store \"abc"), "unterminated quoted word at column 7");
-  EXPECT_EQ(message("store \"a\"b"), "the quoted word at column 7 is followed by 'b' without a space");
+  EXPECT_EQ(message("store \"a\"b"),
+            "the quoted word at column 7 is followed by 'b' without a space");
   EXPECT_EQ(message("store a\"b\""), "a quote inside the word at column 7: quote whole words only");
 }
 
@@ -54,8 +55,7 @@ TEST_F(ServerTest, UnknownCommandAndBadLines) {
   EXPECT_EQ(failure("   "), "Empty line\n");
   EXPECT_EQ(failure("type \"x"), "unterminated quoted word at column 6\n");
   EXPECT_EQ(failure(std::string_view("type a\0b", 8)), "the line contains a NUL byte\n");
-  EXPECT_EQ(failure("rename a"),
-            "rename: expected 2 arguments, got 1 (usage: rename OLD NEW)\n");
+  EXPECT_EQ(failure("rename a"), "rename: expected 2 arguments, got 1 (usage: rename OLD NEW)\n");
   EXPECT_EQ(failure("types extra"), "types: expected 0 arguments, got 1 (usage: types)\n");
   EXPECT_EQ(failure("call gen"),
             "call: expected at least 2 arguments, got 1 (usage: call ENTRY OUT IN...)\n");
@@ -109,8 +109,7 @@ TEST_F(ServerTest, TypesKindsRanksFields) {
   EXPECT_EQ(failure("rank x"), "Unknown type: x\n");
 
   const std::string params = ok("fields Params");
-  EXPECT_EQ(params.substr(0, 55),
-            "token_embd [][]f32\noutput_norm []f32\noutput [][]f32\natt");
+  EXPECT_EQ(params.substr(0, 55), "token_embd [][]f32\noutput_norm []f32\noutput [][]f32\natt");
   EXPECT_NE(params.find("attn_q [][][]f32\n"), std::string::npos);
   EXPECT_NE(params.find("attn_norm [][]f32\n"), std::string::npos);
   EXPECT_NE(params.find("rope_theta f32\nrms_eps f32\n"), std::string::npos);
@@ -165,7 +164,8 @@ TEST_F(ServerTest, NewArrayShapeIndexSet) {
   EXPECT_EQ(ok("type a"), "[][]i64\n");
   ok("new_array e []f32 0");
   EXPECT_EQ(text_of("e"), "empty([0]f32)");
-  EXPECT_EQ(failure("new_array b [][]i64 2 3 x y"), "new_array: shape [2][3] needs 6 values, got 2\n");
+  EXPECT_EQ(failure("new_array b [][]i64 2 3 x y"),
+            "new_array: shape [2][3] needs 6 values, got 2\n");
   EXPECT_EQ(failure("new_array b []i64 1 f"),
             "new_array: value 0 is variable f of type f32, expected i64\n");
   EXPECT_EQ(failure("new_array b []i64 -1"), "new_array: dimension 1 has negative size -1\n");
@@ -176,7 +176,8 @@ TEST_F(ServerTest, NewArrayShapeIndexSet) {
 
   ok("index v a 1 0");
   EXPECT_EQ(text_of("v"), "3i64");
-  EXPECT_EQ(failure("index w a 2 0"), "index: index 2 is out of bounds for dimension 1 of size 2\n");
+  EXPECT_EQ(failure("index w a 2 0"),
+            "index: index 2 is out of bounds for dimension 1 of size 2\n");
   EXPECT_EQ(failure("index w a 0"), "index: an array of rank 2 needs 2 indices, got 1\n");
   EXPECT_EQ(failure("index w a 0 x"), "invalid index 'x': expected an integer\n");
   EXPECT_EQ(failure("index w x 0"), "index: variable x of type i64 is not an array\n");
@@ -213,7 +214,8 @@ TEST_F(ServerTest, ToolsComputeSumsAndRejectBadN) {
   ok("call tool_sumN2_sum_of_squares_of_first_n_integers r2 n");
   EXPECT_EQ(text_of("r2"), "385i64");
   put_i64("neg", -1);
-  EXPECT_EQ(failure("call tool_sumN1_sum_of_first_n_integers r3 neg"), "n is -1; it must be at least 0\n");
+  EXPECT_EQ(failure("call tool_sumN1_sum_of_first_n_integers r3 neg"),
+            "n is -1; it must be at least 0\n");
   put_i64("big", int64_t{1} << 40);
   EXPECT_EQ(failure("call tool_sumN2_sum_of_squares_of_first_n_integers r3 big"),
             "the sum of squares of 1..1099511627776 does not fit in i64\n");

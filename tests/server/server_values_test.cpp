@@ -12,8 +12,7 @@ TEST_F(ServerTest, ConsumedCacheMayOnlyBeFreed) {
   load_model_and_cache();
   put_value("xs", "[1i64, 2i64]");
   ok("call gen g zero xs p c eos max");
-  const std::string consumed =
-      "variable c was consumed by an earlier call; it may only be freed\n";
+  const std::string consumed = "variable c was consumed by an earlier call; it may only be freed\n";
   EXPECT_EQ(failure("type c"), consumed);
   EXPECT_EQ(failure("call gen g2 zero xs p c eos max"), consumed);
   EXPECT_EQ(failure("store " + path("c.bin") + " c"), consumed);
@@ -33,7 +32,8 @@ TEST_F(ServerTest, EngineFailureDropsOutputAndConsumesTheCache) {
   backend_.fail_next_run = true;
   EXPECT_EQ(failure("call gen g zero xs p c eos max"), "fake engine failure\n");
   EXPECT_FALSE(server_.has_variable("g"));
-  EXPECT_EQ(failure("type c"), "variable c was consumed by an earlier call; it may only be freed\n");
+  EXPECT_EQ(failure("type c"),
+            "variable c was consumed by an earlier call; it may only be freed\n");
   EXPECT_EQ(ok("type p"), "Params\n");
   ok("free c");
 }
@@ -67,8 +67,8 @@ TEST_F(ServerTest, CacheSharedWithAnotherVariableIsCopiedBeforeUpdate) {
   load_model_and_cache();
   put_value("xs", "[1i64, 2i64]");
   ok("call gen g zero xs p c eos max");
-  ok("project c1 g 1");        // g still holds the same cache
-  ok("project k c1 kcache");   // a view of its keys
+  ok("project c1 g 1");       // g still holds the same cache
+  ok("project k c1 kcache");  // a view of its keys
   ok("store " + path("g_before.bin") + " g");
   const std::string k_before = text_of("k");
   put_i64("at", 7);
@@ -83,11 +83,24 @@ TEST_F(ServerTest, CacheSharedWithAnotherVariableIsCopiedBeforeUpdate) {
 }
 
 TEST_F(ServerTest, StoreRestoreEveryPrimitiveAndArray) {
-  const char* values[] = {"-5i8", "300i16", "-70000i32", "-9000000000i64", "200u8",
-                          "60000u16", "4000000000u32", "18446744073709551615u64", "1.5f16",
-                          "-2.25bf16", "3.1415927f32", "2.718281828459045f64", "true",
-                          "[[1i32, 2i32], [3i32, 4i32]]", "empty([0][3]f32)", "[true, false]",
-                          "[[[1u8]], [[2u8]]]", "[f32.nan, -f32.inf]"};
+  const char* values[] = {"-5i8",
+                          "300i16",
+                          "-70000i32",
+                          "-9000000000i64",
+                          "200u8",
+                          "60000u16",
+                          "4000000000u32",
+                          "18446744073709551615u64",
+                          "1.5f16",
+                          "-2.25bf16",
+                          "3.1415927f32",
+                          "2.718281828459045f64",
+                          "true",
+                          "[[1i32, 2i32], [3i32, 4i32]]",
+                          "empty([0][3]f32)",
+                          "[true, false]",
+                          "[[[1u8]], [[2u8]]]",
+                          "[f32.nan, -f32.inf]"};
   std::string line = "store " + path("all.bin");
   std::string restore = "restore " + path("all.bin");
   for (size_t i = 0; i < std::size(values); ++i) {
@@ -148,8 +161,9 @@ TEST_F(ServerTest, RestoreChecksTypesAndLeavesNothingBehindOnFailure) {
 
   write_file("two.txt", "1i64 2i64");
   EXPECT_EQ(failure("restore " + path("two.txt") + " x i64"),
-            "restore: " + path("two.txt") + ": expected the end of the file after 1 values, found "
-            "more at byte 5\n");
+            "restore: " + path("two.txt") +
+                ": expected the end of the file after 1 values, found "
+                "more at byte 5\n");
   EXPECT_NE(failure("restore " + path("two.txt") + " x i64 y i64 z i64").find("end of the file"),
             std::string::npos);
   EXPECT_EQ(failure("restore " + path("two.txt") + " x i64 y i32"),

@@ -114,6 +114,18 @@ TEST(Jinja, LimitsStopHostileTemplates) {
   EXPECT_THROW(render("{{ " + std::string(5000, '(') + "1" + std::string(5000, ')') + " }}"),
                TemplateSyntaxError);
   EXPECT_THROW(render("{{ " + std::string(3000, '-') + "1 }}"), TemplateSyntaxError);
+  std::string chain = "{{ x", sum = "{{ 1", filters = "{{ x";
+  for (int i = 0; i < 5000; ++i) {
+    chain += ".a";
+    sum += " + 1";
+    filters += "|string";
+  }
+  EXPECT_THROW(render(chain + " }}"), TemplateSyntaxError);
+  EXPECT_THROW(render(sum + " }}"), TemplateSyntaxError);
+  EXPECT_THROW(render(filters + " }}"), TemplateSyntaxError);
+  std::string sum50 = "{{ 0";
+  for (int i = 0; i < 50; ++i) sum50 += " + 1";
+  EXPECT_EQ(render(sum50 + " }}"), "50");
   std::string nested_ifs;
   for (int i = 0; i < 1000; ++i) nested_ifs += "{% if true %}";
   EXPECT_THROW(render(nested_ifs), TemplateSyntaxError);

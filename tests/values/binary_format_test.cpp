@@ -64,7 +64,9 @@ TEST(BinaryFormat, KnownBytes) {
   const int32_t data[] = {1, -2};
   expected.append(reinterpret_cast<const char*>(data), sizeof data);
   EXPECT_EQ(to_binary(a), expected);
-  EXPECT_EQ(to_binary(parse_text_value("true")), std::string("b\x02\x00" "bool\x01", 8));
+  EXPECT_EQ(to_binary(parse_text_value("true")), std::string("b\x02\x00"
+                                                             "bool\x01",
+                                                             8));
 }
 
 TEST(BinaryFormat, RoundTripsEveryTypeAndRank) {
@@ -130,8 +132,9 @@ TEST(BinaryFormat, TextAndBinaryValuesMix) {
 
 TEST(BinaryFormat, MalformedInputIsRejectedWithItsPlace) {
   const std::string good = to_binary(parse_text_value("[1i32, 2i32]"));
-  EXPECT_EQ(message_of("x"), "in.bin: value 0 at byte 0: truncated header: 1 bytes remain, a header "
-                             "needs at least 7");
+  EXPECT_EQ(message_of("x"),
+            "in.bin: value 0 at byte 0: truncated header: 1 bytes remain, a header "
+            "needs at least 7");
   EXPECT_EQ(message_of(std::string_view("B\x02\x00 i32\x01\x00\x00\x00", 11)),
             "in.bin: value 0 at byte 0: expected 'b' (binary value), found byte 0x42");
   std::string v1 = good;
@@ -158,7 +161,8 @@ TEST(BinaryFormat, MalformedInputIsRejectedWithItsPlace) {
   EXPECT_EQ(message_of(header(" f64", {int64_t{1} << 40})),
             "in.bin: value 0 at byte 0: array [1099511627776]f64 needs 8796093022208 bytes of "
             "data but only 0 remain (truncated or corrupt)");
-  EXPECT_EQ(message_of(good + "z"), "in.bin: 1 bytes after the binary value (which ends at byte 23)");
+  EXPECT_EQ(message_of(good + "z"),
+            "in.bin: 1 bytes after the binary value (which ends at byte 23)");
 
   // In a sequence, the index and offset are those of the bad value.
   const std::string file = good + good.substr(0, 12);
@@ -168,8 +172,9 @@ TEST(BinaryFormat, MalformedInputIsRejectedWithItsPlace) {
     reader.read();
     FAIL();
   } catch (const FormatError& e) {
-    EXPECT_STREQ(e.what(), "seq.bin: value 1 at byte 23: truncated header: rank 1 needs 15 bytes, "
-                           "12 remain");
+    EXPECT_STREQ(e.what(),
+                 "seq.bin: value 1 at byte 23: truncated header: rank 1 needs 15 bytes, "
+                 "12 remain");
   }
 }
 
@@ -216,8 +221,8 @@ TEST_F(BinaryFile, WritesAtomicallyAndReadsInParallelChunks) {
 
 TEST_F(BinaryFile, TruncatedFileNamesFileValueAndOffset) {
   const std::string path = (dir_ / "cut.bin").string();
-  const std::string bytes = to_binary(parse_text_value("7i64")) +
-                            to_binary(random_array(ElemType::F32, {100}, 5));
+  const std::string bytes =
+      to_binary(parse_text_value("7i64")) + to_binary(random_array(ElemType::F32, {100}, 5));
   std::ofstream(path, std::ios::binary) << bytes.substr(0, bytes.size() - 10);
   ValueReader reader = ValueReader::open(path);
   reader.read();
@@ -226,8 +231,9 @@ TEST_F(BinaryFile, TruncatedFileNamesFileValueAndOffset) {
     FAIL();
   } catch (const FormatError& e) {
     EXPECT_EQ(std::string(e.what()),
-              path + ": value 1 at byte 15: array [100]f32 needs 400 bytes of data but only 390 "
-                     "remain (truncated or corrupt)");
+              path +
+                  ": value 1 at byte 15: array [100]f32 needs 400 bytes of data but only 390 "
+                  "remain (truncated or corrupt)");
   }
   EXPECT_THROW(ValueReader::open((dir_ / "none").string()), SystemError);
   EXPECT_THROW(ValueReader::open(dir_.string()), UsageError);  // a directory

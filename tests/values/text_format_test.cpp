@@ -91,7 +91,8 @@ TEST(TextFormat, ErrorsNameLineAndColumn) {
   EXPECT_EQ(error_of("1.5i32"), "v.txt:1:1: a decimal literal cannot have the integer type i32");
   EXPECT_EQ(error_of("1x"), "v.txt:1:2: unknown type suffix 'x'");
   EXPECT_EQ(error_of("1bool"), "v.txt:1:2: unknown type suffix 'bool'");
-  EXPECT_EQ(error_of("[]"), "v.txt:1:1: empty array literal: write empty([0]TYPE) to give its type");
+  EXPECT_EQ(error_of("[]"),
+            "v.txt:1:1: empty array literal: write empty([0]TYPE) to give its type");
   EXPECT_EQ(error_of("[1i32, 2i64]"),
             "v.txt:1:8: element of type i64 in an array of i32 (set by an earlier element)");
   EXPECT_EQ(error_of("[1.5, 2i32]"), "v.txt:1:2: a decimal literal cannot be a value of type i32");

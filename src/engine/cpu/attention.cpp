@@ -1,9 +1,7 @@
 // Causal grouped-query attention over the KV cache, which stays in the model dtype E: keys and
 // values are widened to f32 on the fly by the matvec and axpy_rows kernels.
-#include <cblas.h>
 #include <omp.h>
 
-#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -40,14 +38,6 @@ void axpy_rows(const MatView& w, int64_t r0, int64_t r1, const float* a, float* 
 }  // namespace portable
 
 namespace {
-
-// Prefills of at least this many tokens take the sgemm path (attention_prefill).
-constexpr int64_t kPrefillMinTokens = 16;
-// Queries per sgemm block of that path, and the longest context it takes: its per-thread
-// scratch (f32 keys and values, scores) grows with the context, so longer ones stay on the
-// per-query path, whose scratch is one row of scores.
-constexpr int64_t kQueryBlock = 64;
-constexpr int64_t kPrefillMaxContext = 16384;
 
 // Start of cache plane [layer][head] (cs, dh) of a (b, kvh, cs, dh) tensor.
 std::byte* cache_plane(const Array& a, int64_t layer, int64_t head) {
@@ -97,59 +87,6 @@ void CpuOps::attention(const float* q, const KVCache& cache, int64_t layer, int6
       float* o = out + i * dh;
       std::memset(o, 0, static_cast<size_t>(dh) * sizeof(float));
       k_->axpy_rows(values, 0, n, scores, o);  // o (dh) = Σ_p scores[p] V[p]
-    }
-  }
-}
-
-// Prefill: many queries share each key and value, so the products become matrix products. Per
-// kv head g and block of up to kQueryBlock tokens, with n = positions the block's last token
-// sees: keys and values [0, n) in f32, then for each query head j of the group
-//   S (tokens, n) = Q_j · Kᵀ / sqrt(dh), causal softmax per row, O_j (tokens, dh) = S · V.
-void CpuOps::attention_prefill(const float* q, const KVCache& cache, int64_t layer, int64_t pos,
-                               int64_t T, int64_t heads, float* out) {
-  const int64_t kvh = cache.n_kv_heads(), cs = cache.context(), dh = cache.head_dim();
-  const int64_t group = heads / kvh, ld = heads * dh;  // q and out are (T, heads, dh)
-  const ElemType type = cache.dtype();
-  const bool convert = type != ElemType::F32;
-  const float scale = 1.0f / std::sqrt(static_cast<float>(dh));
-  const int64_t n_blocks = (T + kQueryBlock - 1) / kQueryBlock;
-#pragma omp parallel num_threads(threads_)
-  {
-#pragma omp for schedule(dynamic, 1)
-    for (int64_t i = 0; i < kvh * n_blocks; ++i) {
-      // Last blocks first: they see the most positions, so the dynamic schedule ends balanced.
-      const int64_t g = i % kvh, block = n_blocks - 1 - i / kvh;
-      const int64_t t0 = block * kQueryBlock, nt = std::min(T, t0 + kQueryBlock) - t0;
-      const int64_t n = pos + t0 + nt;
-      const size_t kv_floats = convert ? static_cast<size_t>(2 * n * dh) : 0;
-      float* buf = thread_scratch(omp_get_thread_num(), kv_floats + static_cast<size_t>(nt * n));
-      const std::byte* kp = cache_plane(cache.k, layer, g);
-      const std::byte* vp = cache_plane(cache.v, layer, g);
-      const float* keys = reinterpret_cast<const float*>(kp);
-      const float* values = reinterpret_cast<const float*>(vp);
-      if (convert) {
-        k_->rows_to_f32(MatView{type, kp, cs, dh}, 0, n, buf);
-        k_->rows_to_f32(MatView{type, vp, cs, dh}, 0, n, buf + n * dh);
-        keys = buf;
-        values = buf + n * dh;
-      }
-      float* scores = buf + kv_floats;  // (nt, n)
-      for (int64_t j = g * group; j < (g + 1) * group; ++j) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(nt),
-                    static_cast<int>(n), static_cast<int>(dh), scale, q + t0 * ld + j * dh,
-                    static_cast<int>(ld), keys, static_cast<int>(dh), 0.0f, scores,
-                    static_cast<int>(n));
-        for (int64_t r = 0; r < nt; ++r) {
-          const int64_t len = pos + t0 + r + 1;  // token t0 + r sees positions [0, len)
-          float* row = scores + r * n;
-          k_->softmax(row, len);
-          std::fill(row + len, row + n, 0.0f);
-        }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(nt),
-                    static_cast<int>(dh), static_cast<int>(n), 1.0f, scores, static_cast<int>(n),
-                    values, static_cast<int>(dh), 0.0f, out + t0 * ld + j * dh,
-                    static_cast<int>(ld));
-      }
     }
   }
 }

@@ -40,9 +40,6 @@ class CpuOps final : public Qwen3Ops {
   void matmul_view(const float* x, int64_t T, const MatView& w, float* y);
 
  private:
-  // attention() for a prompt of many tokens, with sgemm (attention.cpp).
-  void attention_prefill(const float* q, const KVCache& cache, int64_t layer, int64_t pos,
-                         int64_t T, int64_t heads, float* out);
   // Scratch of thread `i`, at least n floats; grows only, so decode never allocates.
   float* thread_scratch(int i, size_t n);
 

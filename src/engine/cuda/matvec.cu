@@ -1,8 +1,9 @@
 // Decode matrix-vector products: y = W·x for one token over weights as stored (f32, f16 or
 // bf16), memory-bound, so every weight byte is read once with 16-byte streaming loads, several
-// in flight per thread. One warp (or 2 or 4 warps splitting the width, for matrices of few rows)
-// computes one row; x is staged in shared memory, RMS-normalised there when the product has its
-// norm fused in.
+// in flight per thread, the first ones issued before anything else the block does. One warp (or
+// 2 or 4 warps splitting the width, for matrices of few rows) computes one row; x is staged in
+// shared memory once per (persistent) block, RMS-normalised there when the product has its norm
+// fused in.
 #include <algorithm>
 
 #include "engine/cuda/cuda_check.h"
@@ -23,73 +24,136 @@ size_t smem_bytes(int64_t K) { return (static_cast<size_t>(K) + 32 + 2 * kWarps)
 
 __device__ __forceinline__ float silu(float g) { return g / (1.0f + expf(-g)); }
 
-// Dot products of one warp's share of row `row` of w0 (and of w1 for SwiGLU) with xs.
+// A warp's view of one row: which matrix, which row of it, and the first kUnroll 16-byte packs
+// of its share, loaded ahead so that they are in flight while other work happens.
+template <typename E, bool kTwo>
+struct RowFetch {
+  const E* w0 = nullptr;
+  const E* w1 = nullptr;
+  float* y = nullptr;
+  int64_t row = 0;
+  bool valid = false;
+  uint4 u0[kUnroll];
+  uint4 u1[kUnroll];
+};
+
+// Resolves global row `g` (over all matrices, one after another) and issues its first loads.
 template <typename E, bool kTwo, int kWarpsPerRow>
-__device__ __forceinline__ void row_dot(const E* __restrict__ w0, const E* __restrict__ w1,
-                                        int64_t row, int64_t K, bool vec, const float* xs, int part,
-                                        int lane, float& acc0, float& acc1) {
+__device__ __forceinline__ void fetch_row(const MatvecArgs& a, int64_t g, int64_t total_rows,
+                                          bool vec, int part, int lane, RowFetch<E, kTwo>& f) {
+  f.valid = g < total_rows;
+  if (!f.valid) return;
+  // Constant indices only: a run-time index into the parameter arrays would copy them to local
+  // memory.
+  const void* w = a.w[0];
+  f.y = a.y[0];
+  if constexpr (!kTwo) {
+    if (a.n_mats > 1 && g >= a.rows[0]) {
+      g -= a.rows[0];
+      w = a.w[1];
+      f.y = a.y[1];
+      if (a.n_mats > 2 && g >= a.rows[1]) {
+        g -= a.rows[1];
+        w = a.w[2];
+        f.y = a.y[2];
+      }
+    }
+  }
+  f.row = g;
+  f.w0 = static_cast<const E*>(w) + g * a.K;
+  if constexpr (kTwo) f.w1 = static_cast<const E*>(a.w[1]) + g * a.K;
+  if (!vec) return;
   constexpr int kStride = 32 * kWarpsPerRow;
-  if (vec) {
-    constexpr int kN = kPack<E>;
-    const int64_t P = K / kN;
-    const uint4* r0 = reinterpret_cast<const uint4*>(w0 + row * K);
-    const uint4* r1 = kTwo ? reinterpret_cast<const uint4*>(w1 + row * K) : nullptr;
-    int64_t p = part * 32 + lane;
-    // Issue every load of the unrolled group before the first use: latency is hidden by the
-    // loads in flight, not by more warps.
-    for (; p + (kUnroll - 1) * kStride < P; p += kUnroll * kStride) {
-      uint4 u0[kUnroll], u1[kUnroll];
+  const int64_t P = a.K / kPack<E>;
+  const int64_t p0 = part * 32 + lane;
 #pragma unroll
-      for (int j = 0; j < kUnroll; ++j) {
-        u0[j] = load_stream(r0 + p + j * kStride);
-        if constexpr (kTwo) u1[j] = load_stream(r1 + p + j * kStride);
-      }
-#pragma unroll
-      for (int j = 0; j < kUnroll; ++j) {
-        const float* xp = xs + (p + j * kStride) * kN;
-        float f[kN];
-        unpack<E>(u0[j], f);
-#pragma unroll
-        for (int e = 0; e < kN; ++e) acc0 = fmaf(f[e], xp[e], acc0);
-        if constexpr (kTwo) {
-          unpack<E>(u1[j], f);
-#pragma unroll
-          for (int e = 0; e < kN; ++e) acc1 = fmaf(f[e], xp[e], acc1);
-        }
-      }
-    }
-    for (; p < P; p += kStride) {
-      const float* xp = xs + p * kN;
-      float f[kN];
-      unpack<E>(load_stream(r0 + p), f);
-#pragma unroll
-      for (int e = 0; e < kN; ++e) acc0 = fmaf(f[e], xp[e], acc0);
-      if constexpr (kTwo) {
-        unpack<E>(load_stream(r1 + p), f);
-#pragma unroll
-        for (int e = 0; e < kN; ++e) acc1 = fmaf(f[e], xp[e], acc1);
-      }
-    }
-  } else {
-    // Widths that are no multiple of a 16-byte pack (small test models): element loads.
-    const E* r0 = w0 + row * K;
-    const E* r1 = kTwo ? w1 + row * K : nullptr;
-    for (int64_t k = part * 32 + lane; k < K; k += kStride) {
-      acc0 = fmaf(to_float(r0[k]), xs[k], acc0);
-      if constexpr (kTwo) acc1 = fmaf(to_float(r1[k]), xs[k], acc1);
+  for (int j = 0; j < kUnroll; ++j) {
+    const int64_t p = p0 + j * kStride;
+    if (p < P) {
+      f.u0[j] = load_stream(reinterpret_cast<const uint4*>(f.w0) + p);
+      if constexpr (kTwo) f.u1[j] = load_stream(reinterpret_cast<const uint4*>(f.w1) + p);
     }
   }
 }
 
-// Grid: one block per kWarps / kWarpsPerRow rows of all matrices together.
+template <typename E>
+__device__ __forceinline__ void dot_pack(const uint4& u, const float* xp, float& acc) {
+  constexpr int kN = kPack<E>;
+  float f[kN];
+  unpack<E>(u, f);
+#pragma unroll
+  for (int e = 0; e < kN; ++e) acc = fmaf(f[e], xp[e], acc);
+}
+
+// The warp's share of the dot products of a fetched row with xs: the prefetched packs, then the
+// rest of the row kUnroll loads at a time.
+template <typename E, bool kTwo, int kWarpsPerRow>
+__device__ __forceinline__ void row_dot(const RowFetch<E, kTwo>& f, int64_t K, bool vec,
+                                        const float* xs, int part, int lane, float& acc0,
+                                        float& acc1) {
+  constexpr int kStride = 32 * kWarpsPerRow;
+  if (!vec) {
+    // Widths that are no multiple of a 16-byte pack (small test models): element loads.
+    for (int64_t k = part * 32 + lane; k < K; k += kStride) {
+      acc0 = fmaf(to_float(f.w0[k]), xs[k], acc0);
+      if constexpr (kTwo) acc1 = fmaf(to_float(f.w1[k]), xs[k], acc1);
+    }
+    return;
+  }
+  constexpr int kN = kPack<E>;
+  const int64_t P = K / kN;
+  const uint4* r0 = reinterpret_cast<const uint4*>(f.w0);
+  const uint4* r1 = reinterpret_cast<const uint4*>(f.w1);
+  int64_t p = part * 32 + lane;
+#pragma unroll
+  for (int j = 0; j < kUnroll; ++j) {
+    if (p + j * kStride < P) {
+      dot_pack<E>(f.u0[j], xs + (p + j * kStride) * kN, acc0);
+      if constexpr (kTwo) dot_pack<E>(f.u1[j], xs + (p + j * kStride) * kN, acc1);
+    }
+  }
+  p += kUnroll * kStride;
+  // Every load of an unrolled group is issued before the first use.
+  for (; p + (kUnroll - 1) * kStride < P; p += kUnroll * kStride) {
+    uint4 u0[kUnroll], u1[kUnroll];
+#pragma unroll
+    for (int j = 0; j < kUnroll; ++j) {
+      u0[j] = load_stream(r0 + p + j * kStride);
+      if constexpr (kTwo) u1[j] = load_stream(r1 + p + j * kStride);
+    }
+#pragma unroll
+    for (int j = 0; j < kUnroll; ++j) {
+      dot_pack<E>(u0[j], xs + (p + j * kStride) * kN, acc0);
+      if constexpr (kTwo) dot_pack<E>(u1[j], xs + (p + j * kStride) * kN, acc1);
+    }
+  }
+  for (; p < P; p += kStride) {
+    dot_pack<E>(load_stream(r0 + p), xs + p * kN, acc0);
+    if constexpr (kTwo) dot_pack<E>(load_stream(r1 + p), xs + p * kN, acc1);
+  }
+}
+
+// A persistent grid: each block stages x once (normalised when a norm is fused), then walks row
+// groups of kWarps / kWarpsPerRow rows, a grid's worth apart. The first row's weights are
+// requested before x is staged and each next row's before the current one is reduced, so the
+// memory system never waits for the block's arithmetic.
 template <typename E, MatvecMode kMode, int kWarpsPerRow>
-__global__ void __launch_bounds__(kThreads) matvec_kernel(MatvecArgs a, bool vec) {
+__global__ void __launch_bounds__(kThreads)
+    matvec_kernel(MatvecArgs a, bool vec, int64_t total_rows) {
   extern __shared__ float smem[];
   float* xs = smem;               // (K) the input, normalised when a norm is fused
   float* scratch = xs + a.K;      // (32)
   float* partial = scratch + 32;  // (2 * kWarps)
+  constexpr int kRowsPerBlock = kWarps / kWarpsPerRow;
+  constexpr bool kTwo = kMode == MatvecMode::SwiGlu;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int part = warp % kWarpsPerRow;
   const int64_t K = a.K;
+  const int64_t step = int64_t{kRowsPerBlock} * gridDim.x;
+  int64_t base = int64_t{blockIdx.x} * kRowsPerBlock;
+
+  RowFetch<E, kTwo> f;
+  fetch_row<E, kTwo, kWarpsPerRow>(a, base + warp / kWarpsPerRow, total_rows, vec, part, lane, f);
 
   if (a.norm_weight != nullptr) {
     float ss = 0.0f;
@@ -102,44 +166,39 @@ __global__ void __launch_bounds__(kThreads) matvec_kernel(MatvecArgs a, bool vec
   }
   __syncthreads();
 
-  constexpr int kRowsPerBlock = kWarps / kWarpsPerRow;
-  constexpr bool kTwo = kMode == MatvecMode::SwiGlu;
-  const int part = warp % kWarpsPerRow;
-  int64_t row = blockIdx.x * int64_t{kRowsPerBlock} + warp / kWarpsPerRow;
-  int m = 0;
-  if constexpr (!kTwo) {
-    while (m < a.n_mats - 1 && row >= a.rows[m]) row -= a.rows[m++];
-  }
-  const bool valid = row < a.rows[m];
-  float acc0 = 0.0f, acc1 = 0.0f;
-  if (valid) {
-    row_dot<E, kTwo, kWarpsPerRow>(static_cast<const E*>(a.w[m]),
-                                   kTwo ? static_cast<const E*>(a.w[1]) : nullptr, row, K, vec, xs,
-                                   part, lane, acc0, acc1);
-  }
-  acc0 = warp_sum(acc0);
-  if constexpr (kTwo) acc1 = warp_sum(acc1);
-  if constexpr (kWarpsPerRow > 1) {
-    if (lane == 0) {
-      partial[2 * warp] = acc0;
-      partial[2 * warp + 1] = acc1;
+  for (; base < total_rows; base += step) {  // block-uniform: barriers below are safe
+    float acc0 = 0.0f, acc1 = 0.0f;
+    if (f.valid) row_dot<E, kTwo, kWarpsPerRow>(f, K, vec, xs, part, lane, acc0, acc1);
+    const bool valid = f.valid;
+    const int64_t row = f.row;
+    float* y = f.y;
+    fetch_row<E, kTwo, kWarpsPerRow>(a, base + step + warp / kWarpsPerRow, total_rows, vec, part,
+                                     lane, f);
+    acc0 = warp_sum(acc0);
+    if constexpr (kTwo) acc1 = warp_sum(acc1);
+    if constexpr (kWarpsPerRow > 1) {
+      if (lane == 0) {
+        partial[2 * warp] = acc0;
+        partial[2 * warp + 1] = acc1;
+      }
+      __syncthreads();
+      if (part == 0 && lane == 0) {
+        for (int j = 1; j < kWarpsPerRow; ++j) {
+          acc0 += partial[2 * (warp + j)];
+          acc1 += partial[2 * (warp + j) + 1];
+        }
+      }
+      __syncthreads();  // partial is rewritten by the next row group
     }
-    __syncthreads();
-    if (part == 0 && lane == 0) {
-      for (int j = 1; j < kWarpsPerRow; ++j) {
-        acc0 += partial[2 * (warp + j)];
-        acc1 += partial[2 * (warp + j) + 1];
+    if (valid && part == 0 && lane == 0) {
+      if constexpr (kMode == MatvecMode::Store) {
+        y[row] = acc0;
+      } else if constexpr (kMode == MatvecMode::Add) {
+        y[row] += acc0;
+      } else {
+        y[row] = silu(acc0) * acc1;
       }
     }
-  }
-  if (!valid || part != 0 || lane != 0) return;
-  float* y = a.y[m];
-  if constexpr (kMode == MatvecMode::Store) {
-    y[row] = acc0;
-  } else if constexpr (kMode == MatvecMode::Add) {
-    y[row] += acc0;
-  } else {
-    y[row] = silu(acc0) * acc1;
   }
 }
 
@@ -152,8 +211,15 @@ void launch(const MatvecArgs& a, bool vec, int64_t total_rows, cudaStream_t stre
     HH_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                        static_cast<int>(smem)));
   }
-  const auto blocks = static_cast<unsigned>(ceil_div(total_rows, kRowsPerBlock));
-  kernel<<<blocks, kThreads, smem, stream>>>(a, vec);
+  // As many blocks as fit on the GPU at once, no more than there are row groups.
+  int device = 0, sms = 0, per_sm = 0;
+  HH_CUDA_CHECK(cudaGetDevice(&device));
+  HH_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
+  HH_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kThreads, smem));
+  const int64_t groups = ceil_div(total_rows, kRowsPerBlock);
+  const auto blocks =
+      static_cast<unsigned>(std::min<int64_t>(groups, int64_t{sms} * std::max(per_sm, 1)));
+  kernel<<<blocks, kThreads, smem, stream>>>(a, vec, total_rows);
 }
 
 template <typename E, MatvecMode kMode>
