@@ -25,7 +25,8 @@ fs::path fixtures() {
   }
   roots.push_back(fs::current_path());
   for (const auto& r : roots) {
-    if (fs::exists(r / "tests/fixtures/templates/qwen3.jinja")) return r / "tests/fixtures/templates";
+    if (fs::exists(r / "tests/fixtures/templates/qwen3.jinja"))
+      return r / "tests/fixtures/templates";
   }
   throw std::runtime_error("tests/fixtures/templates not found; set HH_SOURCE_DIR");
 }

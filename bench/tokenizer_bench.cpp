@@ -42,8 +42,9 @@ fs::path source_root() {
   for (const fs::path& c : candidates) {
     if (fs::exists(c / kCorpus, ec) && fs::exists(c / kQwen3Json, ec)) return c;
   }
-  throw Error("tokenizer bench: cannot find the source tree with the Qwen3 tokenizer; set "
-              "HH_SOURCE_DIR (and run scripts/setup.sh --no-build)");
+  throw Error(
+      "tokenizer bench: cannot find the source tree with the Qwen3 tokenizer; set "
+      "HH_SOURCE_DIR (and run scripts/setup.sh --no-build)");
 }
 
 struct Fixture {
@@ -59,8 +60,8 @@ struct Fixture {
     tokenizer = std::make_unique<Tokenizer>(Tokenizer::from_json_file(json_path));
     // A GGUF holding only the tokenizer metadata, as make-model --tokenizer writes it
     // (151936 = Qwen3's padded vocabulary).
-    gguf_path = (fs::temp_directory_path() / fmt::format("hh_tokenizer_bench_{}.gguf", getpid()))
-                    .string();
+    gguf_path =
+        (fs::temp_directory_path() / fmt::format("hh_tokenizer_bench_{}.gguf", getpid())).string();
     GgufWriter writer;
     for (auto& [key, value] : gguf_tokenizer_metadata(json_path, 151936)) {
       writer.add(key, std::move(value));

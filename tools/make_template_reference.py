@@ -279,6 +279,10 @@ SNIPPETS = [
     "{{ nothing.attr }}|{{ n.nosuch }}|{{ (n.nosuch).x is defined }}",
     "{{ xs[1.5] }}|{{ d[0] }}",
     "{{ xs[::0] }}",
+    "{{ n[1:] }}",
+    "{{ d[1:] }}",
+    "{{ 'it\\'s 1e+20 o\\'neil-smith (x) [y] <z> {w} ABC' | title }}|{{ 'mIxEd woRDS' | title }}",
+    "{{ undefined_thing | last }}|{{ [] | last }}",
     # undefined behaviour
     "[{{ undefined_thing }}]|{{ undefined_thing | length }}|{{ undefined_thing is defined }}|{{ undefined_thing is undefined }}",
     "{% for x in undefined_thing %}{{ x }}{% else %}empty{% endfor %}|{{ undefined_thing | default('dflt') }}|{{ undefined_thing | list }}",

@@ -82,10 +82,13 @@ print(f"device copy bandwidth (read+write): {bw:.0f} GB/s")
 names = {0: "f32", 1: "f16", 2: "bf16"}
 print(f"| dtype | decode t/s (graph) | decode t/s (host loop) | GB/token | % of bound | prefill 512 t/s |")
 print(f"|---|---|---|---|---|---|")
+def find(prefix, mode):
+    # Names carry the run options: BM_Cuda0p6BDecode/2/min_time:2.000/real_time.
+    return next((b for (n, m), b in runs.items() if m == mode and n.startswith(prefix)), {})
 for i, d in names.items():
-    g = runs.get((f"BM_Cuda0p6BDecode/{i}/real_time", "graph"), {})
-    h = runs.get((f"BM_Cuda0p6BDecode/{i}/real_time", "host"), {})
-    p = runs.get((f"BM_Cuda0p6BPrefill/{i}/real_time", "graph"), {})
+    g = find(f"BM_Cuda0p6BDecode/{i}/", "graph")
+    h = find(f"BM_Cuda0p6BDecode/{i}/", "host")
+    p = find(f"BM_Cuda0p6BPrefill/{i}/", "graph")
     gb = g.get("GB/token", float("nan"))
     bound = bw / gb if gb == gb and gb > 0 else float("nan")
     tg = g.get("tok/s", float("nan"))

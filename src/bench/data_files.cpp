@@ -149,7 +149,11 @@ std::vector<Array> generate_values(const std::vector<std::string>& args, uint64_
       }
       rest.remove_prefix(close + 1);
     }
-    const bool literal = !parse_elem_name(rest).has_value();
+    // "[10]f128" is a type with a bad element name, not a literal.
+    const bool word =
+        !rest.empty() && rest.size() < a.size() &&
+        rest.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789") == std::string_view::npos;
+    const bool literal = !parse_elem_name(rest).has_value() && !word;
     if (literal) {
       values.push_back(parse_text_value(a, "argument \"" + a + "\""));
     } else {

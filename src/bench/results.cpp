@@ -41,8 +41,7 @@ std::optional<std::string> gpu_name() {
   return std::nullopt;
 }
 
-DatasetResult dataset_from_json(const std::string& name, const nlohmann::json& j,
-                                const std::string& where) {
+DatasetResult dataset_from_json(const std::string& name, const ojson& j, const std::string& where) {
   DatasetResult d;
   d.name = name;
   if (j.is_string()) {  // a failed dataset
@@ -127,7 +126,7 @@ nlohmann::ordered_json results_to_json(const Results& results) {
   return root;
 }
 
-Results results_from_json(const nlohmann::json& json, const std::string& source) {
+Results results_from_json(const ojson& json, const std::string& source) {
   if (!json.is_object()) fail_format("{}: not a results file (expected a JSON object)", source);
   Results results;
   for (const auto& [name, program] : json.items()) {
@@ -144,7 +143,7 @@ Results results_from_json(const nlohmann::json& json, const std::string& source)
           dataset_from_json(dname, d, fmt::format("{}, dataset \"{}\"", where, dname)));
     }
     if (const auto meta = program.find("metadata"); meta != program.end() && meta->is_object()) {
-      p.metadata = nlohmann::ordered_json::parse(meta->dump());
+      p.metadata = *meta;
     }
     results.push_back(std::move(p));
   }
@@ -164,10 +163,10 @@ Results read_results_file(const std::string& path) {
   if (!in) fail_errno(fmt::format("cannot open results file '{}'", path));
   std::ostringstream text;
   text << in.rdbuf();
-  nlohmann::json json;
+  ojson json;
   try {
-    json = nlohmann::json::parse(text.str());
-  } catch (const nlohmann::json::parse_error& e) {
+    json = ojson::parse(text.str());
+  } catch (const ojson::parse_error& e) {
     fail_format("{}: not valid JSON (truncated or corrupt?): {}", path, e.what());
   }
   return results_from_json(json, path);

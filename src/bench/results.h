@@ -27,7 +27,7 @@ struct DatasetResult {
   std::vector<int64_t> runtimes;     // µs, the server's `runtime:` per measured run
   std::map<std::string, int64_t> bytes;
   std::string stderr_text;
-  std::optional<nlohmann::json> profiling;  // the `report` of the profiled run
+  std::optional<nlohmann::ordered_json> profiling;  // the `report` of the profiled run
   // Client-side wall time of each measured call (send to `%%% OK`), µs; its excess over the
   // runtime is the protocol overhead.
   double wall_per_call_us = 0;
@@ -53,7 +53,7 @@ using Results = std::vector<ProgramResult>;
 
 nlohmann::ordered_json results_to_json(const Results& results);
 // FormatError naming `source` and the offending key when the JSON is not a results file.
-Results results_from_json(const nlohmann::json& json, const std::string& source);
+Results results_from_json(const nlohmann::ordered_json& json, const std::string& source);
 
 // Written atomically.
 void write_results_file(const std::string& path, const Results& results);

@@ -596,7 +596,7 @@ void Session::profile_run(const std::string& entry, InputPlan& plan, DatasetResu
   after_call(outs, plan);
   const std::string report = s.report();
   try {
-    r.profiling = nlohmann::json::parse(report);
+    r.profiling = nlohmann::ordered_json::parse(report);
   } catch (const nlohmann::json::exception&) {
     throw DatasetFailure(
         fmt::format("the server's profiling report is not JSON: {}", report.substr(0, 200)));

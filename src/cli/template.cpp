@@ -26,9 +26,10 @@ nlohmann::ordered_json read_json_file(const std::string& path, const char* what)
 }  // namespace
 
 int run_template(const Args& args) {
-  CLI::App app{"Render a chat with a chat template, exactly as transformers' apply_chat_template "
-               "does (no newline is added at the end)",
-               "hedgehog template"};
+  CLI::App app{
+      "Render a chat with a chat template, exactly as transformers' apply_chat_template "
+      "does (no newline is added at the end)",
+      "hedgehog template"};
   std::string model, template_file, messages_file, tools_file;
   std::optional<std::string> bos, eos;
   bool no_generation_prompt = false, think = false, no_think = false;

@@ -12,14 +12,14 @@
 namespace hh::cli {
 
 int run_tokenize(const Args& args) {
-  CLI::App app{"Tokenize a text: one line per token, its id, a tab and its piece (the bytes it "
-               "stands for, as a JSON string; bytes that are not UTF-8 as \\xNN)",
-               "hedgehog tokenize"};
+  CLI::App app{
+      "Tokenize a text: one line per token, its id, a tab and its piece (the bytes it "
+      "stands for, as a JSON string; bytes that are not UTF-8 as \\xNN)",
+      "hedgehog tokenize"};
   std::string model, file;
   std::optional<std::string> text;
   bool ids_only = false, no_special = false;
-  app.add_option("-m,--model", model,
-                 "GGUF file, Hugging Face model directory or tokenizer.json")
+  app.add_option("-m,--model", model, "GGUF file, Hugging Face model directory or tokenizer.json")
       ->required();
   app.add_flag("--ids", ids_only, "print only the ids, space-separated on one line");
   auto* file_option = app.add_option("--file", file, "tokenize the bytes of this file");

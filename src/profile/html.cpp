@@ -20,7 +20,8 @@ body { font: 14px/1.4 system-ui, sans-serif; margin: 24px; color: #222; backgrou
 h1 { font-size: 20px; margin: 0 0 4px; } h2 { font-size: 16px; margin: 28px 0 8px; }
 .meta { color: #555; margin: 0; }
 table { border-collapse: collapse; } td, th { padding: 3px 10px; border-bottom: 1px solid #ddd; }
-th { text-align: left; background: #f4f4f4; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
+th { text-align: left; background: #f4f4f4; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
 #timeline-wrap { position: relative; overflow-x: auto; border: 1px solid #ddd; }
 #tip { position: absolute; display: none; pointer-events: none; background: rgba(30,30,30,.9);
        color: #fff; padding: 4px 8px; border-radius: 4px; font-size: 12px; white-space: pre; }

@@ -45,9 +45,10 @@ std::vector<NamedReport> read_profile_inputs(const std::string& path) {
   if (!in) fail_errno(fmt::format("cannot open '{}'", path));
   std::ostringstream text;
   text << in.rdbuf();
-  nlohmann::json json;
+  // Ordered, so reports come out in the order of the file.
+  nlohmann::ordered_json json;
   try {
-    json = nlohmann::json::parse(text.str());
+    json = nlohmann::ordered_json::parse(text.str());
   } catch (const nlohmann::json::parse_error& e) {
     fail_format("{}: not valid JSON (truncated or corrupt?): {}", path, e.what());
   }

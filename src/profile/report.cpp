@@ -7,7 +7,7 @@
 namespace hh::profile {
 namespace {
 
-double number_field(const nlohmann::json& e, const char* key, const std::string& where) {
+double number_field(const nlohmann::ordered_json& e, const char* key, const std::string& where) {
   const auto it = e.find(key);
   if (it == e.end() || !it->is_number()) {
     fail_format("{}: missing or non-numeric \"{}\"", where, key);
@@ -17,7 +17,7 @@ double number_field(const nlohmann::json& e, const char* key, const std::string&
 
 }  // namespace
 
-Report parse_report(const nlohmann::json& json, const std::string& where) {
+Report parse_report(const nlohmann::ordered_json& json, const std::string& where) {
   if (!json.is_object()) fail_format("{}: a profiling report must be a JSON object", where);
   Report r;
   if (const auto mem = json.find("memory"); mem != json.end()) {

@@ -26,7 +26,7 @@ struct Report {
 };
 
 // FormatError naming `where` and the offending field when `json` is not a report.
-Report parse_report(const nlohmann::json& json, const std::string& where);
+Report parse_report(const nlohmann::ordered_json& json, const std::string& where);
 
 struct CostCentre {
   std::string name;

@@ -486,8 +486,9 @@ void Server::cmd_set(Args args, std::string&) {
   // In place only when nothing else sees these bytes; otherwise the variable gets its own copy
   // first, so the update never shows through another variable or the model's weights.
   Array updated = *dst;
+  // (A restored array views a private mapping: writable host memory, updated in place too.)
   if (updated.storage().use_count() != 2 || !updated.storage()->writable() ||
-      updated.space() != MemorySpace::Host) {
+      updated.space() == MemorySpace::Device) {
     updated = updated.clone();
   }
   const size_t esize = elem_size(updated.type());

@@ -14,8 +14,7 @@ namespace {
 using jinja::CallArgs;
 using jinja::Value;
 
-Value function_value(std::string name,
-                     std::function<Value(jinja::Interpreter&, CallArgs&)> call) {
+Value function_value(std::string name, std::function<Value(jinja::Interpreter&, CallArgs&)> call) {
   auto f = std::make_shared<jinja::Function>();
   f->name = std::move(name);
   f->call = std::move(call);
@@ -85,8 +84,7 @@ ModelChatTemplate from_hf_directory(const std::filesystem::path& dir) {
         return out;
       }
     }
-    fail_format("{}: field 'chat_template' has no template named 'default'",
-                config_path.string());
+    fail_format("{}: field 'chat_template' has no template named 'default'", config_path.string());
   }
   fail_format("{}: field 'chat_template' must be a string or a list of {{name, template}}",
               config_path.string());
@@ -98,7 +96,8 @@ std::optional<std::string> gguf_token(const GgufFile& gguf, const char* id_key) 
   const GgufValue* tokens = gguf.find("tokenizer.ggml.tokens");
   if (!tokens) return std::nullopt;
   const int64_t i = id->as_int(id_key);
-  if (tokens->type != GgufType::Array || i < 0 || static_cast<uint64_t>(i) >= tokens->array.size()) {
+  if (tokens->type != GgufType::Array || i < 0 ||
+      static_cast<uint64_t>(i) >= tokens->array.size()) {
     fail_format("{}: {} = {} is not an index into tokenizer.ggml.tokens", gguf.path(), id_key, i);
   }
   return tokens->array[static_cast<size_t>(i)].as_string("tokenizer.ggml.tokens");
@@ -127,12 +126,13 @@ std::string ChatTemplate::render(const ChatInputs& inputs,
   if (inputs.bos_token) vars.emplace_back("bos_token", Value(*inputs.bos_token));
   if (inputs.eos_token) vars.emplace_back("eos_token", Value(*inputs.eos_token));
   if (inputs.enable_thinking) vars.emplace_back("enable_thinking", Value(*inputs.enable_thinking));
-  vars.emplace_back("raise_exception", function_value("raise_exception", [](jinja::Interpreter&,
-                                                                             CallArgs& args) -> Value {
-                      const std::string msg =
-                          args.positional.empty() ? std::string() : jinja::to_str(args.positional[0]);
-                      jinja::fail_value("raise_exception: {}", msg);
-                    }));
+  vars.emplace_back(
+      "raise_exception",
+      function_value("raise_exception", [](jinja::Interpreter&, CallArgs& args) -> Value {
+        const std::string msg =
+            args.positional.empty() ? std::string() : jinja::to_str(args.positional[0]);
+        jinja::fail_value("raise_exception: {}", msg);
+      }));
   auto clock = inputs.clock;
   vars.emplace_back("strftime_now",
                     function_value("strftime_now", [clock](jinja::Interpreter&, CallArgs& args) {

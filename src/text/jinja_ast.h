@@ -51,19 +51,19 @@ struct Expr {
 };
 
 enum class StmtKind : uint8_t {
-  Output,    // text
-  Print,     // {{ expr }}
-  If,        // if expr: body else else_body
-  For,       // for targets in expr [if cond]: body else else_body
-  Set,       // set targets = expr, or {% set x %}body{% endset %} with optional filter expr
-  SetAttr,   // set target.attr = expr
-  Macro,     // macro name(params) body
-  CallBlock, // {% call macro(args) %}body{% endcall %}: caller() renders body
+  Output,       // text
+  Print,        // {{ expr }}
+  If,           // if expr: body else else_body
+  For,          // for targets in expr [if cond]: body else else_body
+  Set,          // set targets = expr, or {% set x %}body{% endset %} with optional filter expr
+  SetAttr,      // set target.attr = expr
+  Macro,        // macro name(params) body
+  CallBlock,    // {% call macro(args) %}body{% endcall %}: caller() renders body
   FilterBlock,  // {% filter f %}body{% endfilter %}: filter expr with null innermost arg
-  With,      // with assignments: body
+  With,         // with assignments: body
   Break,
   Continue,
-  Scope,     // a plain body (generation blocks)
+  Scope,  // a plain body (generation blocks)
 };
 
 struct Stmt;
@@ -83,8 +83,8 @@ struct Stmt {
   ExprPtr filter;                    // For: loop filter; Set block / FilterBlock: filter chain
   std::vector<std::string> targets;  // For/Set names (several: tuple unpacking)
   Body body, else_body;
-  std::vector<MacroParam> params;    // Macro; With (name + value); CallBlock caller params
-  bool uses_varargs = false;         // Macro body mentions varargs / kwargs / caller
+  std::vector<MacroParam> params;  // Macro; With (name + value); CallBlock caller params
+  bool uses_varargs = false;       // Macro body mentions varargs / kwargs / caller
   bool uses_kwargs = false;
   bool uses_caller = false;
 };

@@ -1,5 +1,5 @@
-// Jinja's built-in filters, tests and global functions, with jinja2's semantics (filters.py,
-// tests.py, defaults.py) and transformers' tojson.
+// Jinja's built-in filters and tests, with jinja2's semantics (filters.py, tests.py) and
+// transformers' tojson. The global functions are in jinja_globals.cpp.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -83,11 +83,16 @@ Value f_tojson(Interpreter& in, const Value& v, CallArgs& args) {
 Value f_length(Interpreter&, const Value& v, CallArgs& args) {
   bind_args(args, {}, "length");
   switch (v.kind()) {
-    case Value::Kind::String: return Value(static_cast<int64_t>(utf8_length(v.str())));
-    case Value::Kind::List: return Value(static_cast<int64_t>(v.items().size()));
-    case Value::Kind::Dict: return Value(static_cast<int64_t>(v.dict().items.size()));
-    case Value::Kind::Undefined: return Value(int64_t{0});
-    default: fail_value("object of type '{}' has no len()", v.type_name());
+    case Value::Kind::String:
+      return Value(static_cast<int64_t>(utf8_length(v.str())));
+    case Value::Kind::List:
+      return Value(static_cast<int64_t>(v.items().size()));
+    case Value::Kind::Dict:
+      return Value(static_cast<int64_t>(v.dict().items.size()));
+    case Value::Kind::Undefined:
+      return Value(int64_t{0});
+    default:
+      fail_value("object of type '{}' has no len()", v.type_name());
   }
 }
 
@@ -114,7 +119,31 @@ Value f_upper(Interpreter&, const Value& v, CallArgs& args) {
 }
 Value f_title(Interpreter&, const Value& v, CallArgs& args) {
   bind_args(args, {}, "title");
-  return Value(py_title(soft_str(v)));
+  // jinja2's do_title, not str.title(): words start only after '-', whitespace, '(', '{',
+  // '[' or '<'; each piece is its first character upper-cased, the rest lower-cased.
+  const std::string s = soft_str(v);
+  auto is_break = [](uint32_t cp) {
+    return cp == '-' || cp == '(' || cp == '{' || cp == '[' || cp == '<' || is_py_space(cp);
+  };
+  std::string out, piece;
+  bool piece_is_break = false;
+  auto flush = [&] {
+    if (piece.empty()) return;
+    const size_t first = utf8_next(piece, 0);
+    out += py_upper(piece.substr(0, first));
+    out += py_lower(piece.substr(first));
+    piece.clear();
+  };
+  for (size_t i = 0; i < s.size();) {
+    size_t next;
+    const bool brk = is_break(utf8_decode(s, i, &next));
+    if (brk != piece_is_break) flush();
+    piece_is_break = brk;
+    piece.append(s, i, next - i);
+    i = next;
+  }
+  flush();
+  return Value(std::move(out));
 }
 Value f_capitalize(Interpreter&, const Value& v, CallArgs& args) {
   bind_args(args, {}, "capitalize");
@@ -134,12 +163,23 @@ Value f_escape(Interpreter&, const Value& v, CallArgs& args) {
   std::string out;
   for (char c : soft_str(v)) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&#34;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out.push_back(c);
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&#34;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out.push_back(c);
     }
   }
   return Value(std::move(out));
@@ -169,7 +209,6 @@ Value f_first(Interpreter&, const Value& v, CallArgs& args) {
 
 Value f_last(Interpreter&, const Value& v, CallArgs& args) {
   bind_args(args, {}, "last");
-  if (v.is_undefined()) fail_value("'Undefined' object is not reversible");
   auto items = iterate(v);
   if (items.empty()) return Value::undefined("No last item, sequence was empty.");
   return items.back();
@@ -401,10 +440,18 @@ Value select_impl(Interpreter& in, const Value& v, CallArgs& args, bool attr, bo
   }
   return list_of(std::move(out));
 }
-Value f_select(Interpreter& in, const Value& v, CallArgs& a) { return select_impl(in, v, a, false, true); }
-Value f_reject(Interpreter& in, const Value& v, CallArgs& a) { return select_impl(in, v, a, false, false); }
-Value f_selectattr(Interpreter& in, const Value& v, CallArgs& a) { return select_impl(in, v, a, true, true); }
-Value f_rejectattr(Interpreter& in, const Value& v, CallArgs& a) { return select_impl(in, v, a, true, false); }
+Value f_select(Interpreter& in, const Value& v, CallArgs& a) {
+  return select_impl(in, v, a, false, true);
+}
+Value f_reject(Interpreter& in, const Value& v, CallArgs& a) {
+  return select_impl(in, v, a, false, false);
+}
+Value f_selectattr(Interpreter& in, const Value& v, CallArgs& a) {
+  return select_impl(in, v, a, true, true);
+}
+Value f_rejectattr(Interpreter& in, const Value& v, CallArgs& a) {
+  return select_impl(in, v, a, true, false);
+}
 
 // Sort key per jinja's make_multi_attrgetter / ignore_case.
 Value sort_key(const Value& item, const std::optional<Value>& attribute, bool case_sensitive) {
@@ -483,8 +530,8 @@ Value f_sum(Interpreter& in, const Value& v, CallArgs& args) {
   auto a = bind_args(args, {"attribute", "start"}, "sum");
   Value total = a[1] ? *a[1] : Value(int64_t{0});
   for (const auto& item : iterate(v)) {
-    total = binary_op(in, BinOp::Add, total,
-                      a[0] && !a[0]->is_none() ? get_path(item, *a[0]) : item);
+    total =
+        binary_op(in, BinOp::Add, total, a[0] && !a[0]->is_none() ? get_path(item, *a[0]) : item);
   }
   return total;
 }
@@ -498,7 +545,8 @@ Value f_wordcount(Interpreter&, const Value& v, CallArgs& args) {
     size_t next;
     const uint32_t cp = utf8_decode(s, i, &next);
     // \w: letters, digits, underscore (non-ASCII counts as a word character)
-    const bool w = cp == '_' || (cp >= '0' && cp <= '9') || ((cp | 0x20) >= 'a' && (cp | 0x20) <= 'z') ||
+    const bool w = cp == '_' || (cp >= '0' && cp <= '9') ||
+                   ((cp | 0x20) >= 'a' && (cp | 0x20) <= 'z') ||
                    (cp >= 0x80 && !(cp & 0x80000000u) && !is_py_space(cp));
     if (w && !in_word) ++words;
     in_word = w;
@@ -509,16 +557,19 @@ Value f_wordcount(Interpreter&, const Value& v, CallArgs& args) {
 
 const std::unordered_map<std::string_view, FilterFn>& filters() {
   static const std::unordered_map<std::string_view, FilterFn> table = {
-      {"abs", f_abs}, {"attr", f_attr}, {"capitalize", f_capitalize}, {"count", f_length},
-      {"d", f_default}, {"default", f_default}, {"dictsort", f_dictsort}, {"e", f_escape},
-      {"escape", f_escape}, {"first", f_first}, {"float", f_float}, {"indent", f_indent},
-      {"int", f_int}, {"items", f_items}, {"join", f_join}, {"last", f_last},
-      {"length", f_length}, {"list", f_list}, {"lower", f_lower}, {"map", f_map},
-      {"max", f_max}, {"min", f_min}, {"reject", f_reject}, {"rejectattr", f_rejectattr},
-      {"replace", f_replace}, {"reverse", f_reverse}, {"round", f_round}, {"safe", f_safe},
-      {"select", f_select}, {"selectattr", f_selectattr}, {"sort", f_sort},
-      {"string", f_string}, {"sum", f_sum}, {"title", f_title}, {"tojson", f_tojson},
-      {"trim", f_trim}, {"unique", f_unique}, {"upper", f_upper}, {"wordcount", f_wordcount},
+      {"abs", f_abs},           {"attr", f_attr},       {"capitalize", f_capitalize},
+      {"count", f_length},      {"d", f_default},       {"default", f_default},
+      {"dictsort", f_dictsort}, {"e", f_escape},        {"escape", f_escape},
+      {"first", f_first},       {"float", f_float},     {"indent", f_indent},
+      {"int", f_int},           {"items", f_items},     {"join", f_join},
+      {"last", f_last},         {"length", f_length},   {"list", f_list},
+      {"lower", f_lower},       {"map", f_map},         {"max", f_max},
+      {"min", f_min},           {"reject", f_reject},   {"rejectattr", f_rejectattr},
+      {"replace", f_replace},   {"reverse", f_reverse}, {"round", f_round},
+      {"safe", f_safe},         {"select", f_select},   {"selectattr", f_selectattr},
+      {"sort", f_sort},         {"string", f_string},   {"sum", f_sum},
+      {"title", f_title},       {"tojson", f_tojson},   {"trim", f_trim},
+      {"unique", f_unique},     {"upper", f_upper},     {"wordcount", f_wordcount},
   };
   return table;
 }
@@ -578,19 +629,31 @@ bool t_divisibleby(Interpreter&, const Value& v, CallArgs& a) {
 }
 bool t_eq(Interpreter&, const Value& v, CallArgs& a) { return equals(v, one_arg(a, "eq")); }
 bool t_ne(Interpreter&, const Value& v, CallArgs& a) { return !equals(v, one_arg(a, "ne")); }
-bool t_lt(Interpreter&, const Value& v, CallArgs& a) { return compare(v, one_arg(a, "lt"), "<") < 0; }
-bool t_le(Interpreter&, const Value& v, CallArgs& a) { return compare(v, one_arg(a, "le"), "<=") <= 0; }
-bool t_gt(Interpreter&, const Value& v, CallArgs& a) { return compare(v, one_arg(a, "gt"), ">") > 0; }
-bool t_ge(Interpreter&, const Value& v, CallArgs& a) { return compare(v, one_arg(a, "ge"), ">=") >= 0; }
+bool t_lt(Interpreter&, const Value& v, CallArgs& a) {
+  return compare(v, one_arg(a, "lt"), "<") < 0;
+}
+bool t_le(Interpreter&, const Value& v, CallArgs& a) {
+  return compare(v, one_arg(a, "le"), "<=") <= 0;
+}
+bool t_gt(Interpreter&, const Value& v, CallArgs& a) {
+  return compare(v, one_arg(a, "gt"), ">") > 0;
+}
+bool t_ge(Interpreter&, const Value& v, CallArgs& a) {
+  return compare(v, one_arg(a, "ge"), ">=") >= 0;
+}
 bool t_in(Interpreter&, const Value& v, CallArgs& a) { return contains(one_arg(a, "in"), v); }
 bool t_sameas(Interpreter&, const Value& v, CallArgs& a) {
   const Value& o = one_arg(a, "sameas");
   if (v.kind() != o.kind()) return false;
   switch (v.kind()) {
-    case Value::Kind::List: return &v.list() == &o.list();
-    case Value::Kind::Dict: return &v.dict() == &o.dict();
-    case Value::Kind::String: return v.str_ptr() == o.str_ptr();
-    default: return equals(v, o);
+    case Value::Kind::List:
+      return &v.list() == &o.list();
+    case Value::Kind::Dict:
+      return &v.dict() == &o.dict();
+    case Value::Kind::String:
+      return v.str_ptr() == o.str_ptr();
+    default:
+      return equals(v, o);
   }
 }
 bool t_filter(Interpreter&, const Value& v, CallArgs&) {
@@ -600,136 +663,51 @@ bool t_test(Interpreter&, const Value& v, CallArgs&);
 
 const std::unordered_map<std::string_view, TestFn>& tests() {
   static const std::unordered_map<std::string_view, TestFn> table = {
-      {"boolean", t_boolean}, {"callable", t_callable}, {"defined", t_defined},
-      {"divisibleby", t_divisibleby}, {"eq", t_eq}, {"equalto", t_eq}, {"==", t_eq},
-      {"escaped", t_escaped}, {"even", t_even}, {"false", t_false}, {"filter", t_filter},
-      {"float", t_float}, {"ge", t_ge}, {">=", t_ge}, {"gt", t_gt}, {">", t_gt},
-      {"greaterthan", t_gt}, {"in", t_in}, {"integer", t_integer}, {"iterable", t_iterable},
-      {"le", t_le}, {"<=", t_le}, {"lower", t_lower}, {"lt", t_lt}, {"<", t_lt},
-      {"lessthan", t_lt}, {"mapping", t_mapping}, {"ne", t_ne}, {"!=", t_ne},
-      {"none", t_none}, {"number", t_number}, {"odd", t_odd}, {"sameas", t_sameas},
-      {"sequence", t_sequence}, {"string", t_string}, {"test", t_test}, {"true", t_true},
-      {"undefined", t_undefined}, {"upper", t_upper},
+      {"boolean", t_boolean},
+      {"callable", t_callable},
+      {"defined", t_defined},
+      {"divisibleby", t_divisibleby},
+      {"eq", t_eq},
+      {"equalto", t_eq},
+      {"==", t_eq},
+      {"escaped", t_escaped},
+      {"even", t_even},
+      {"false", t_false},
+      {"filter", t_filter},
+      {"float", t_float},
+      {"ge", t_ge},
+      {">=", t_ge},
+      {"gt", t_gt},
+      {">", t_gt},
+      {"greaterthan", t_gt},
+      {"in", t_in},
+      {"integer", t_integer},
+      {"iterable", t_iterable},
+      {"le", t_le},
+      {"<=", t_le},
+      {"lower", t_lower},
+      {"lt", t_lt},
+      {"<", t_lt},
+      {"lessthan", t_lt},
+      {"mapping", t_mapping},
+      {"ne", t_ne},
+      {"!=", t_ne},
+      {"none", t_none},
+      {"number", t_number},
+      {"odd", t_odd},
+      {"sameas", t_sameas},
+      {"sequence", t_sequence},
+      {"string", t_string},
+      {"test", t_test},
+      {"true", t_true},
+      {"undefined", t_undefined},
+      {"upper", t_upper},
   };
   return table;
 }
 
 bool t_test(Interpreter&, const Value& v, CallArgs&) {
   return v.is_string() && tests().count(v.str()) > 0;
-}
-
-// --- globals ---------------------------------------------------------------------------------
-
-Value make_function(std::string name, std::function<Value(Interpreter&, CallArgs&)> fn) {
-  auto f = std::make_shared<Function>();
-  f->name = std::move(name);
-  f->call = std::move(fn);
-  return Value(std::shared_ptr<const Function>(std::move(f)));
-}
-
-Value g_range(Interpreter& in, CallArgs& args) {
-  if (!args.keyword.empty()) fail_value("range() takes no keyword arguments");
-  const auto& p = args.positional;
-  if (p.empty() || p.size() > 3) fail_value("range expected 1 to 3 arguments, got {}", p.size());
-  int64_t start = 0, stop, step = 1;
-  for (const auto& v : p) {
-    if (!v.is_int() && !v.is_bool()) {
-      if (v.is_undefined()) fail_value("{}", v.undefined_message());
-      fail_value("'{}' object cannot be interpreted as an integer", v.type_name());
-    }
-  }
-  if (p.size() == 1) {
-    stop = py_int(p[0]);
-  } else {
-    start = py_int(p[0]);
-    stop = py_int(p[1]);
-    if (p.size() == 3) step = py_int(p[2]);
-  }
-  if (step == 0) fail_value("range() arg 3 must not be zero");
-  // The sandbox caps ranges (MAX_RANGE = 100000); so does the step budget here.
-  const long double count_ld =
-      step > 0 ? (static_cast<long double>(stop) - start + step - 1) / step
-               : (static_cast<long double>(start) - stop - step - 1) / -step;
-  const int64_t count = count_ld > 0 ? static_cast<int64_t>(count_ld) : 0;
-  if (count > 100000) fail_value("Range too big. The sandbox blocks ranges larger than MAX_RANGE (100000).");
-  in.step(static_cast<uint64_t>(count));
-  std::vector<Value> items;
-  items.reserve(static_cast<size_t>(count));
-  for (int64_t i = 0; i < count; ++i) items.emplace_back(start + i * step);
-  return Value::list(std::move(items));
-}
-
-Value g_dict(Interpreter&, CallArgs& args) {
-  std::vector<std::pair<Value, Value>> items;
-  if (args.positional.size() > 1) fail_value("dict expected at most 1 argument");
-  if (!args.positional.empty()) {
-    const Value& src = args.positional[0];
-    if (!src.is_dict()) fail_value("dict() argument must be a mapping");
-    items = src.dict().items;
-  }
-  for (auto& [k, v] : args.keyword) items.emplace_back(Value(k), v);
-  return Value::dict(std::move(items));
-}
-
-Value g_namespace(Interpreter&, CallArgs& args) {
-  auto ns = std::make_shared<NamespaceData>();
-  if (args.positional.size() > 1) fail_value("namespace expected at most 1 positional argument");
-  if (!args.positional.empty()) {
-    const Value& src = args.positional[0];
-    if (!src.is_dict()) fail_value("namespace() argument must be a mapping");
-    for (const auto& [k, v] : src.dict().items) {
-      if (!k.is_string()) fail_value("namespace keys must be strings");
-      ns->set(k.str(), v);
-    }
-  }
-  for (auto& [k, v] : args.keyword) ns->set(k, v);
-  return Value(std::move(ns));
-}
-
-class Cycler : public Object, public std::enable_shared_from_this<Cycler> {
- public:
-  explicit Cycler(std::vector<Value> items) : items_(std::move(items)) {}
-  Value get_attr(std::string_view name) override {
-    if (name == "current") return items_[pos_];
-    auto self = shared_from_this();
-    if (name == "next") {
-      return make_function("cycler.next", [self](Interpreter&, CallArgs&) {
-        Value v = self->items_[self->pos_];
-        self->pos_ = (self->pos_ + 1) % self->items_.size();
-        return v;
-      });
-    }
-    if (name == "reset") {
-      return make_function("cycler.reset", [self](Interpreter&, CallArgs&) {
-        self->pos_ = 0;
-        return Value::none();
-      });
-    }
-    return Value::undefined(fmt::format("'Cycler object' has no attribute '{}'", name));
-  }
-  std::string repr() const override { return "<Cycler>"; }
-
- private:
-  std::vector<Value> items_;
-  size_t pos_ = 0;
-};
-
-Value g_cycler(Interpreter&, CallArgs& args) {
-  if (args.positional.empty()) fail_value("at least one item has to be provided");
-  return Value(std::static_pointer_cast<Object>(std::make_shared<Cycler>(args.positional)));
-}
-
-Value g_joiner(Interpreter&, CallArgs& args) {
-  auto a = bind_args(args, {"sep"}, "joiner");
-  const std::string sep = a[0] ? soft_str(*a[0]) : ", ";
-  auto used = std::make_shared<bool>(false);
-  return make_function("joiner", [sep, used](Interpreter&, CallArgs&) {
-    if (!*used) {
-      *used = true;
-      return Value("");
-    }
-    return Value(sep);
-  });
 }
 
 }  // namespace
@@ -746,20 +724,6 @@ bool Interpreter::apply_test(std::string_view name, const Value& input, CallArgs
   const auto it = table.find(name);
   if (it == table.end()) fail_value("no test named '{}'", name);
   return it->second(*this, input, args);
-}
-
-const Value* find_global(std::string_view name) {
-  static const std::vector<std::pair<std::string_view, Value>> globals = {
-      {"range", make_function("range", g_range)},
-      {"dict", make_function("dict", g_dict)},
-      {"namespace", make_function("namespace", g_namespace)},
-      {"cycler", make_function("cycler", g_cycler)},
-      {"joiner", make_function("joiner", g_joiner)},
-  };
-  for (const auto& [n, v] : globals) {
-    if (n == name) return &v;
-  }
-  return nullptr;
 }
 
 }  // namespace hh::jinja

@@ -464,15 +464,32 @@ Value Interpreter::eval_compare(const Expr& e, Scope& scope) {
     Value right = eval(*e.args[i + 1], scope);
     bool ok;
     switch (e.cmp_ops[i]) {
-      case CmpOp::Eq: ok = equals(left, right); break;
-      case CmpOp::Ne: ok = !equals(left, right); break;
-      case CmpOp::Lt: ok = compare(left, right, "<") < 0; break;
-      case CmpOp::Le: ok = compare(left, right, "<=") <= 0; break;
-      case CmpOp::Gt: ok = compare(left, right, ">") > 0; break;
-      case CmpOp::Ge: ok = compare(left, right, ">=") >= 0; break;
-      case CmpOp::In: ok = contains(right, left); break;
-      case CmpOp::NotIn: ok = !contains(right, left); break;
-      default: ok = false;
+      case CmpOp::Eq:
+        ok = equals(left, right);
+        break;
+      case CmpOp::Ne:
+        ok = !equals(left, right);
+        break;
+      case CmpOp::Lt:
+        ok = compare(left, right, "<") < 0;
+        break;
+      case CmpOp::Le:
+        ok = compare(left, right, "<=") <= 0;
+        break;
+      case CmpOp::Gt:
+        ok = compare(left, right, ">") > 0;
+        break;
+      case CmpOp::Ge:
+        ok = compare(left, right, ">=") >= 0;
+        break;
+      case CmpOp::In:
+        ok = contains(right, left);
+        break;
+      case CmpOp::NotIn:
+        ok = !contains(right, left);
+        break;
+      default:
+        ok = false;
     }
     if (!ok) return Value(false);
     left = std::move(right);

@@ -40,9 +40,7 @@ SourcePos source_pos(std::string_view source, uint32_t offset) {
 namespace {
 
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
-bool is_name_start(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
-}
+bool is_name_start(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
 bool is_name_char(char c) { return is_name_start(c) || is_digit(c); }
 
 class Lexer {
@@ -58,9 +56,8 @@ class Lexer {
  private:
   [[noreturn]] void fail_at(size_t offset, const std::string& what) {
     const SourcePos p = source_pos(src_, static_cast<uint32_t>(offset));
-    throw TemplateSyntaxError(fmt::format("{}:{}:{}: syntax error: {}", name_, p.line, p.column,
-                                          what),
-                              p.line, p.column);
+    throw TemplateSyntaxError(
+        fmt::format("{}:{}:{}: syntax error: {}", name_, p.line, p.column, what), p.line, p.column);
   }
 
   Token& push(Tok type, size_t offset, std::string text = {}) {
@@ -204,9 +201,8 @@ class Lexer {
       if (word_end == std::string::npos) continue;
       const size_t end = match_block_end(word_end);
       if (end == std::string::npos) continue;
-      const char sign = q + 2 < src_.size() && (src_[q + 2] == '-' || src_[q + 2] == '+')
-                            ? src_[q + 2]
-                            : '\0';
+      const char sign =
+          q + 2 < src_.size() && (src_[q + 2] == '-' || src_[q + 2] == '+') ? src_[q + 2] : '\0';
       emit_data(src_.substr(p, q - p), p, sign, true);
       line_starting_ = src_[end - 1] == '\n';
       pos_ = end;
@@ -344,9 +340,9 @@ class Lexer {
         if (q < src_.size() && src_[q] == '_') ++q;
         if (q >= src_.size()) break;
         const char ch = static_cast<char>(src_[q] | 0x20);
-        const bool ok = base == 2    ? (ch == '0' || ch == '1')
-                        : base == 8  ? (ch >= '0' && ch <= '7')
-                                     : (dec(ch) || (ch >= 'a' && ch <= 'f'));
+        const bool ok = base == 2   ? (ch == '0' || ch == '1')
+                        : base == 8 ? (ch >= '0' && ch <= '7')
+                                    : (dec(ch) || (ch >= 'a' && ch <= 'f'));
         if (!ok) break;
         end = q + 1;
       }
@@ -369,7 +365,8 @@ class Lexer {
       end = int_end;
     }
     Token& t = push(Tok::Int, p);
-    const std::string digits = strip(std::string_view(src_).substr(digits_start, end - digits_start));
+    const std::string digits =
+        strip(std::string_view(src_).substr(digits_start, end - digits_start));
     errno = 0;
     const unsigned long long v = std::strtoull(digits.c_str(), nullptr, base);
     if (errno == ERANGE || v > static_cast<unsigned long long>(INT64_MAX)) {
@@ -415,26 +412,58 @@ class Lexer {
         return v;
       };
       switch (e) {
-        case '\n': break;  // line continuation
-        case '\\': out.push_back('\\'); break;
-        case '\'': out.push_back('\''); break;
-        case '"': out.push_back('"'); break;
-        case 'a': out.push_back('\a'); break;
-        case 'b': out.push_back('\b'); break;
-        case 'f': out.push_back('\f'); break;
-        case 'n': out.push_back('\n'); break;
-        case 'r': out.push_back('\r'); break;
-        case 't': out.push_back('\t'); break;
-        case 'v': out.push_back('\v'); break;
-        case 'x': utf8_append(out, hex(2)); break;
-        case 'u': utf8_append(out, hex(4)); break;
+        case '\n':
+          break;  // line continuation
+        case '\\':
+          out.push_back('\\');
+          break;
+        case '\'':
+          out.push_back('\'');
+          break;
+        case '"':
+          out.push_back('"');
+          break;
+        case 'a':
+          out.push_back('\a');
+          break;
+        case 'b':
+          out.push_back('\b');
+          break;
+        case 'f':
+          out.push_back('\f');
+          break;
+        case 'n':
+          out.push_back('\n');
+          break;
+        case 'r':
+          out.push_back('\r');
+          break;
+        case 't':
+          out.push_back('\t');
+          break;
+        case 'v':
+          out.push_back('\v');
+          break;
+        case 'x':
+          utf8_append(out, hex(2));
+          break;
+        case 'u':
+          utf8_append(out, hex(4));
+          break;
         case 'U': {
           const uint32_t cp = hex(8);
           if (cp > 0x10FFFF) fail_at(q - 10, "illegal Unicode character");
           utf8_append(out, cp);
           break;
         }
-        case '0': case '1': case '2': case '3': case '4': case '5': case '6': case '7': {
+        case '0':
+        case '1':
+        case '2':
+        case '3':
+        case '4':
+        case '5':
+        case '6':
+        case '7': {
           uint32_t v = static_cast<uint32_t>(e - '0');
           for (int i = 0; i < 2 && q < src_.size() && src_[q] >= '0' && src_[q] <= '7'; ++i) {
             v = v * 8 + static_cast<uint32_t>(src_[q++] - '0');
@@ -442,7 +471,8 @@ class Lexer {
           utf8_append(out, v);
           break;
         }
-        case 'N': fail_at(q - 2, "\\N{...} escapes are not supported");
+        case 'N':
+          fail_at(q - 2, "\\N{...} escapes are not supported");
         default:  // unknown escapes stay as written, as in Python
           out.push_back('\\');
           out.push_back(e);

@@ -11,16 +11,16 @@
 namespace hh::jinja {
 
 enum class Tok : uint8_t {
-  Data,         // template text between tags (already whitespace-controlled)
-  VarBegin,     // {{
-  VarEnd,       // }}
-  BlockBegin,   // {%
-  BlockEnd,     // %}
+  Data,        // template text between tags (already whitespace-controlled)
+  VarBegin,    // {{
+  VarEnd,      // }}
+  BlockBegin,  // {%
+  BlockEnd,    // %}
   Name,
   String,
   Int,
   Float,
-  Op,           // text holds the operator: + - * / // % ** ~ == != < <= > >= = . : | , ( ) [ ] { } ;
+  Op,  // text holds the operator: + - * / // % ** ~ == != < <= > >= = . : | , ( ) [ ] { } ;
   Eof,
 };
 

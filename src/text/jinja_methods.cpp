@@ -39,8 +39,7 @@ bool is_cased_letter(uint32_t cp) {
   if (!is_valid_cp(cp)) return false;
   if (cp < 0x80) return (cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z');
   const auto cat = utf8proc_category(static_cast<utf8proc_int32_t>(cp));
-  return cat == UTF8PROC_CATEGORY_LU || cat == UTF8PROC_CATEGORY_LL ||
-         cat == UTF8PROC_CATEGORY_LT;
+  return cat == UTF8PROC_CATEGORY_LU || cat == UTF8PROC_CATEGORY_LL || cat == UTF8PROC_CATEGORY_LT;
 }
 
 bool is_lower_cp(uint32_t cp) {
@@ -66,8 +65,16 @@ bool is_digit_cp(uint32_t cp) {
 // Python's str.splitlines() boundaries.
 bool is_line_break(uint32_t cp) {
   switch (cp) {
-    case '\n': case '\r': case 0x0B: case 0x0C: case 0x1C: case 0x1D: case 0x1E: case 0x85:
-    case 0x2028: case 0x2029:
+    case '\n':
+    case '\r':
+    case 0x0B:
+    case 0x0C:
+    case 0x1C:
+    case 0x1D:
+    case 0x1E:
+    case 0x85:
+    case 0x2028:
+    case 0x2029:
       return true;
     default:
       return false;
@@ -181,7 +188,8 @@ bool affix_match(std::string_view s, const Value& affix, bool prefix) {
     }
     const std::string& x = a.str();
     if (x.size() > s.size()) return false;
-    return prefix ? s.compare(0, x.size(), x) == 0 : s.compare(s.size() - x.size(), x.size(), x) == 0;
+    return prefix ? s.compare(0, x.size(), x) == 0
+                  : s.compare(s.size() - x.size(), x.size(), x) == 0;
   };
   if (affix.is_list()) {
     for (const auto& a : affix.items()) {
@@ -205,7 +213,8 @@ std::optional<Value> string_method(Interpreter& in, const std::string& s, std::s
     if (name == "capitalize") return Value(py_capitalize(s));
     if (name == "isdigit") return all_chars(s, is_digit_cp);
     if (name == "isalpha") return all_chars(s, is_alpha_cp);
-    if (name == "isalnum") return all_chars(s, [](uint32_t c) { return is_alpha_cp(c) || is_digit_cp(c); });
+    if (name == "isalnum")
+      return all_chars(s, [](uint32_t c) { return is_alpha_cp(c) || is_digit_cp(c); });
     if (name == "isspace") return all_chars(s, is_py_space);
     bool cased = false;
     for (uint32_t cp : decode(s)) {
@@ -243,8 +252,7 @@ std::optional<Value> string_method(Interpreter& in, const std::string& s, std::s
     in.check_size(out.size());
     return Value(std::move(out));
   }
-  if (name == "find" || name == "rfind" || name == "count" || name == "index" ||
-      name == "rindex") {
+  if (name == "find" || name == "rfind" || name == "count" || name == "index" || name == "rindex") {
     auto a = bind_args(args, {"sub"}, what);
     const std::string& sub = need_string(a[0], what);
     if (name == "count") {
@@ -349,10 +357,11 @@ std::optional<Value> list_method(const Value& l, std::string_view name, CallArgs
 
 bool has_method(const Value& obj, std::string_view name) {
   static constexpr std::string_view kString[] = {
-      "upper", "lower", "title", "capitalize", "isdigit", "isalpha", "isalnum", "isspace",
-      "islower", "isupper", "strip", "lstrip", "rstrip", "split", "rsplit", "splitlines",
-      "startswith", "endswith", "replace", "find", "rfind", "count", "index", "rindex", "join",
-      "partition", "rpartition", "removeprefix", "removesuffix"};
+      "upper",   "lower",     "title",      "capitalize",   "isdigit",     "isalpha",
+      "isalnum", "isspace",   "islower",    "isupper",      "strip",       "lstrip",
+      "rstrip",  "split",     "rsplit",     "splitlines",   "startswith",  "endswith",
+      "replace", "find",      "rfind",      "count",        "index",       "rindex",
+      "join",    "partition", "rpartition", "removeprefix", "removesuffix"};
   static constexpr std::string_view kDict[] = {"items", "keys", "values", "copy", "get"};
   static constexpr std::string_view kList[] = {"index", "count"};
   auto in = [&](const auto& table) {
@@ -433,8 +442,8 @@ std::string py_title(std::string_view s) {
     if (cased) {
       utf8_append(out, prev_cased ? map_case(cp, false)
                                   : (is_valid_cp(cp) && cp >= 0x80
-                                         ? static_cast<uint32_t>(utf8proc_totitle(
-                                               static_cast<utf8proc_int32_t>(cp)))
+                                         ? static_cast<uint32_t>(
+                                               utf8proc_totitle(static_cast<utf8proc_int32_t>(cp)))
                                          : map_case(cp, true)));
     } else {
       utf8_append(out, cp);
@@ -522,15 +531,19 @@ std::string py_replace(std::string_view s, std::string_view old, std::string_vie
 
 int64_t py_int(const Value& v) {
   switch (v.kind()) {
-    case Value::Kind::Int: return v.as_int();
-    case Value::Kind::Bool: return v.as_bool();
+    case Value::Kind::Int:
+      return v.as_int();
+    case Value::Kind::Bool:
+      return v.as_bool();
     case Value::Kind::Float: {
       const double f = v.as_float();
       if (!std::isfinite(f) || std::fabs(f) >= 9.2e18) fail_value("cannot convert float to int");
       return static_cast<int64_t>(f);
     }
-    case Value::Kind::Undefined: fail_value("{}", v.undefined_message());
-    default: fail_value("int() argument must be a string or a number, not '{}'", v.type_name());
+    case Value::Kind::Undefined:
+      fail_value("{}", v.undefined_message());
+    default:
+      fail_value("int() argument must be a string or a number, not '{}'", v.type_name());
   }
 }
 

@@ -28,8 +28,8 @@ Value no_attribute(const Value& obj, std::string_view name) {
 
 // Attributes that exist but that the immutable sandbox refuses (they would mutate).
 bool is_unsafe_method(const Value& obj, std::string_view name) {
-  static constexpr std::string_view kList[] = {"append", "extend", "insert", "pop", "remove",
-                                               "reverse", "sort", "clear"};
+  static constexpr std::string_view kList[] = {"append", "extend",  "insert", "pop",
+                                               "remove", "reverse", "sort",   "clear"};
   static constexpr std::string_view kDict[] = {"pop", "popitem", "update", "setdefault", "clear"};
   if (obj.is_list() && !obj.list().tuple) {
     for (auto n : kList) {
@@ -72,8 +72,8 @@ Value get_attr(const Value& obj, std::string_view name) {
   }
   if (!name.empty() && name[0] == '_' && !obj.is_dict()) return no_attribute(obj, name);
   if (is_unsafe_method(obj, name)) {
-    return Value::undefined(fmt::format("access to attribute '{}' of '{}' object is unsafe.", name,
-                                        obj.type_name()));
+    return Value::undefined(
+        fmt::format("access to attribute '{}' of '{}' object is unsafe.", name, obj.type_name()));
   }
   if (has_method(obj, name)) return bound_method(obj, name);
   if (obj.is_dict()) {
@@ -121,14 +121,16 @@ Value get_item(const Value& obj, const Value& key) {
   }
   // Jinja falls back to the attribute of that name (d['items'] is the method when no key).
   if (key.is_string()) return get_attr(obj, key.str());
-  return Value::undefined(fmt::format("{} has no element {}", obj.object_type_repr(),
-                                      to_repr(key)));
+  return Value::undefined(
+      fmt::format("{} has no element {}", obj.object_type_repr(), to_repr(key)));
 }
 
 Value slice(const Value& obj, const Value& start_v, const Value& stop_v, const Value& step_v) {
   if (obj.is_undefined()) fail_value("{}", obj.undefined_message());
+  // Jinja compiles a slice to a plain Python subscript (no fallback to undefined).
+  if (obj.is_dict()) fail_value("unhashable type: 'slice'");
   if (!obj.is_list() && !obj.is_string()) {
-    return Value::undefined(fmt::format("{} has no element slice", obj.object_type_repr()));
+    fail_value("'{}' object is not subscriptable", obj.type_name());
   }
   auto part = [](const Value& v) -> std::optional<int64_t> {
     if (v.is_none() || v.is_undefined()) return std::nullopt;
@@ -189,8 +191,10 @@ Value slice(const Value& obj, const Value& start_v, const Value& stop_v, const V
 
 std::vector<Value> iterate(const Value& v) {
   switch (v.kind()) {
-    case Value::Kind::Undefined: return {};
-    case Value::Kind::List: return v.items();
+    case Value::Kind::Undefined:
+      return {};
+    case Value::Kind::List:
+      return v.items();
     case Value::Kind::Dict: {
       std::vector<Value> keys;
       keys.reserve(v.dict().items.size());
@@ -239,8 +243,7 @@ bool contains(const Value& container, const Value& item) {
 namespace {
 
 [[noreturn]] void unsupported(std::string_view op, const Value& a, const Value& b) {
-  fail_value("unsupported operand type(s) for {}: '{}' and '{}'", op, a.type_name(),
-             b.type_name());
+  fail_value("unsupported operand type(s) for {}: '{}' and '{}'", op, a.type_name(), b.type_name());
 }
 
 int64_t as_i64(const Value& v) { return v.is_bool() ? v.as_bool() : v.as_int(); }

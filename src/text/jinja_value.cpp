@@ -26,7 +26,8 @@ uint32_t utf8_decode(std::string_view s, size_t pos, size_t* next) {
     return ((b0 & 0x1Fu) << 6) | (byte(pos + 1) & 0x3F);
   }
   if (b0 >= 0xE0 && b0 <= 0xEF && cont(pos + 1) && cont(pos + 2)) {
-    const uint32_t cp = ((b0 & 0x0Fu) << 12) | ((byte(pos + 1) & 0x3F) << 6) | (byte(pos + 2) & 0x3F);
+    const uint32_t cp =
+        ((b0 & 0x0Fu) << 12) | ((byte(pos + 1) & 0x3F) << 6) | (byte(pos + 2) & 0x3F);
     if (cp >= 0x800 && (cp < 0xD800 || cp > 0xDFFF)) {
       *next = pos + 3;
       return cp;
@@ -79,9 +80,24 @@ void utf8_append(std::string& out, uint32_t cp) {
 
 bool is_py_space(uint32_t cp) {
   switch (cp) {
-    case ' ': case '\t': case '\n': case '\v': case '\f': case '\r':
-    case 0x1C: case 0x1D: case 0x1E: case 0x1F: case 0x85: case 0xA0: case 0x1680:
-    case 0x2028: case 0x2029: case 0x202F: case 0x205F: case 0x3000:
+    case ' ':
+    case '\t':
+    case '\n':
+    case '\v':
+    case '\f':
+    case '\r':
+    case 0x1C:
+    case 0x1D:
+    case 0x1E:
+    case 0x1F:
+    case 0x85:
+    case 0xA0:
+    case 0x1680:
+    case 0x2028:
+    case 0x2029:
+    case 0x202F:
+    case 0x205F:
+    case 0x3000:
       return true;
     default:
       return cp >= 0x2000 && cp <= 0x200A;
@@ -113,7 +129,10 @@ Value Value::dict(std::vector<std::pair<Value, Value>> items) {
   uint32_t depth = 0;
   for (auto& [k, v] : items) {
     switch (k.kind()) {
-      case Kind::List: case Kind::Dict: case Kind::Namespace: case Kind::Undefined:
+      case Kind::List:
+      case Kind::Dict:
+      case Kind::Namespace:
+      case Kind::Undefined:
         fail_value("unhashable type: '{}'", k.type_name());
       default:
         break;
@@ -141,16 +160,21 @@ Value Value::from_json(const nlohmann::ordered_json& json) {
     Value walk(const nlohmann::ordered_json& j, uint32_t level) {
       if (level > kMaxValueDepth) fail_value("JSON nested deeper than {} levels", kMaxValueDepth);
       switch (j.type()) {
-        case nlohmann::json::value_t::null: return Value::none();
-        case nlohmann::json::value_t::boolean: return Value(j.get<bool>());
-        case nlohmann::json::value_t::number_integer: return Value(j.get<int64_t>());
+        case nlohmann::json::value_t::null:
+          return Value::none();
+        case nlohmann::json::value_t::boolean:
+          return Value(j.get<bool>());
+        case nlohmann::json::value_t::number_integer:
+          return Value(j.get<int64_t>());
         case nlohmann::json::value_t::number_unsigned: {
           const auto u = j.get<uint64_t>();
           if (u > static_cast<uint64_t>(INT64_MAX)) return Value(static_cast<double>(u));
           return Value(static_cast<int64_t>(u));
         }
-        case nlohmann::json::value_t::number_float: return Value(j.get<double>());
-        case nlohmann::json::value_t::string: return Value(j.get<std::string>());
+        case nlohmann::json::value_t::number_float:
+          return Value(j.get<double>());
+        case nlohmann::json::value_t::string:
+          return Value(j.get<std::string>());
         case nlohmann::json::value_t::array: {
           std::vector<Value> items;
           items.reserve(j.size());
@@ -184,30 +208,39 @@ const std::string& Value::undefined_message() const {
 
 double Value::to_double() const {
   switch (kind()) {
-    case Kind::Int: return static_cast<double>(as_int());
-    case Kind::Float: return as_float();
-    case Kind::Bool: return as_bool() ? 1.0 : 0.0;
-    default: return 0.0;
+    case Kind::Int:
+      return static_cast<double>(as_int());
+    case Kind::Float:
+      return as_float();
+    case Kind::Bool:
+      return as_bool() ? 1.0 : 0.0;
+    default:
+      return 0.0;
   }
 }
 
 uint32_t Value::depth() const {
   switch (kind()) {
-    case Kind::List: return list().depth;
-    case Kind::Dict: return dict().depth;
+    case Kind::List:
+      return list().depth;
+    case Kind::Dict:
+      return dict().depth;
     case Kind::Namespace: {
       uint32_t d = 0;
       for (const auto& [k, v] : ns().attrs) d = std::max(d, v.depth());
       return d + 1;
     }
-    default: return 0;
+    default:
+      return 0;
   }
 }
 
 bool Value::contains_namespace() const {
   switch (kind()) {
-    case Kind::Namespace: return true;
-    case Kind::Object: return true;  // a loop object can hold the items it walks
+    case Kind::Namespace:
+      return true;
+    case Kind::Object:
+      return true;  // a loop object can hold the items it walks
     case Kind::List:
       return std::any_of(items().begin(), items().end(),
                          [](const Value& v) { return v.contains_namespace(); });
@@ -216,36 +249,57 @@ bool Value::contains_namespace() const {
         if (v.contains_namespace()) return true;
       }
       return false;
-    default: return false;
+    default:
+      return false;
   }
 }
 
 bool Value::truthy() const {
   switch (kind()) {
-    case Kind::Undefined: case Kind::None: return false;
-    case Kind::Bool: return as_bool();
-    case Kind::Int: return as_int() != 0;
-    case Kind::Float: return as_float() != 0.0;
-    case Kind::String: return !str().empty();
-    case Kind::List: return !items().empty();
-    case Kind::Dict: return !dict().items.empty();
-    default: return true;
+    case Kind::Undefined:
+    case Kind::None:
+      return false;
+    case Kind::Bool:
+      return as_bool();
+    case Kind::Int:
+      return as_int() != 0;
+    case Kind::Float:
+      return as_float() != 0.0;
+    case Kind::String:
+      return !str().empty();
+    case Kind::List:
+      return !items().empty();
+    case Kind::Dict:
+      return !dict().items.empty();
+    default:
+      return true;
   }
 }
 
 std::string Value::type_name() const {
   switch (kind()) {
-    case Kind::Undefined: return "Undefined";
-    case Kind::None: return "NoneType";
-    case Kind::Bool: return "bool";
-    case Kind::Int: return "int";
-    case Kind::Float: return "float";
-    case Kind::String: return "str";
-    case Kind::List: return list().tuple ? "tuple" : "list";
-    case Kind::Dict: return "dict";
-    case Kind::Namespace: return "Namespace";
-    case Kind::Function: return "function";
-    case Kind::Object: return "object";
+    case Kind::Undefined:
+      return "Undefined";
+    case Kind::None:
+      return "NoneType";
+    case Kind::Bool:
+      return "bool";
+    case Kind::Int:
+      return "int";
+    case Kind::Float:
+      return "float";
+    case Kind::String:
+      return "str";
+    case Kind::List:
+      return list().tuple ? "tuple" : "list";
+    case Kind::Dict:
+      return "dict";
+    case Kind::Namespace:
+      return "Namespace";
+    case Kind::Function:
+      return "function";
+    case Kind::Object:
+      return "object";
   }
   return "object";
 }
@@ -348,9 +402,14 @@ bool py_printable(uint32_t cp) {
   if (cp < 0x20 || cp == 0x7F) return false;
   if (cp < 0x7F) return true;
   switch (utf8proc_category(static_cast<utf8proc_int32_t>(cp))) {
-    case UTF8PROC_CATEGORY_CN: case UTF8PROC_CATEGORY_CC: case UTF8PROC_CATEGORY_CF:
-    case UTF8PROC_CATEGORY_CS: case UTF8PROC_CATEGORY_CO: case UTF8PROC_CATEGORY_ZL:
-    case UTF8PROC_CATEGORY_ZP: case UTF8PROC_CATEGORY_ZS:
+    case UTF8PROC_CATEGORY_CN:
+    case UTF8PROC_CATEGORY_CC:
+    case UTF8PROC_CATEGORY_CF:
+    case UTF8PROC_CATEGORY_CS:
+    case UTF8PROC_CATEGORY_CO:
+    case UTF8PROC_CATEGORY_ZL:
+    case UTF8PROC_CATEGORY_ZP:
+    case UTF8PROC_CATEGORY_ZS:
       return false;
     default:
       return true;
@@ -397,11 +456,20 @@ void append_repr(std::string& out, const Value& v);
 void append_str_or_repr(std::string& out, const Value& v, bool repr) {
   using Kind = Value::Kind;
   switch (v.kind()) {
-    case Kind::Undefined: return;
-    case Kind::None: out += "None"; return;
-    case Kind::Bool: out += v.as_bool() ? "True" : "False"; return;
-    case Kind::Int: out += fmt::format("{}", v.as_int()); return;
-    case Kind::Float: out += float_repr(v.as_float()); return;
+    case Kind::Undefined:
+      return;
+    case Kind::None:
+      out += "None";
+      return;
+    case Kind::Bool:
+      out += v.as_bool() ? "True" : "False";
+      return;
+    case Kind::Int:
+      out += fmt::format("{}", v.as_int());
+      return;
+    case Kind::Float:
+      out += float_repr(v.as_float());
+      return;
     case Kind::String:
       if (repr) {
         append_string_repr(out, v.str());
@@ -447,8 +515,12 @@ void append_str_or_repr(std::string& out, const Value& v, bool repr) {
       out += "}>";
       return;
     }
-    case Kind::Function: out += fmt::format("<function {}>", v.function().name); return;
-    case Kind::Object: out += v.object().repr(); return;
+    case Kind::Function:
+      out += fmt::format("<function {}>", v.function().name);
+      return;
+    case Kind::Object:
+      out += v.object().repr();
+      return;
   }
 }
 
@@ -486,8 +558,11 @@ bool equals(const Value& a, const Value& b) {
   }
   if (a.kind() != b.kind()) return false;
   switch (a.kind()) {
-    case Kind::Undefined: case Kind::None: return true;
-    case Kind::String: return a.str() == b.str();
+    case Kind::Undefined:
+    case Kind::None:
+      return true;
+    case Kind::String:
+      return a.str() == b.str();
     case Kind::List: {
       if (a.list().tuple != b.list().tuple) return false;
       const auto& x = a.items();
@@ -508,10 +583,14 @@ bool equals(const Value& a, const Value& b) {
       }
       return true;
     }
-    case Kind::Namespace: return &a.ns() == &b.ns();
-    case Kind::Function: return &a.function() == &b.function();
-    case Kind::Object: return &a.object() == &b.object();
-    default: return false;
+    case Kind::Namespace:
+      return &a.ns() == &b.ns();
+    case Kind::Function:
+      return &a.function() == &b.function();
+    case Kind::Object:
+      return &a.object() == &b.object();
+    default:
+      return false;
   }
 }
 
@@ -553,13 +632,27 @@ void append_json_string(std::string& out, std::string_view s, bool ensure_ascii)
     size_t next;
     const uint32_t cp = utf8_decode(s, i, &next);
     switch (cp) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
       default:
         if (cp < 0x20 || (ensure_ascii && cp == 0x7F)) {
           out += fmt::format("\\u{:04x}", cp);
@@ -601,10 +694,14 @@ struct JsonWriter {
 
   std::string key_text(const Value& k) {
     switch (k.kind()) {
-      case Value::Kind::String: return k.str();
-      case Value::Kind::Int: return fmt::format("{}", k.as_int());
-      case Value::Kind::Bool: return k.as_bool() ? "true" : "false";
-      case Value::Kind::None: return "null";
+      case Value::Kind::String:
+        return k.str();
+      case Value::Kind::Int:
+        return fmt::format("{}", k.as_int());
+      case Value::Kind::Bool:
+        return k.as_bool() ? "true" : "false";
+      case Value::Kind::None:
+        return "null";
       case Value::Kind::Float: {
         std::string s;
         append_json_float(s, k.as_float());
@@ -618,11 +715,21 @@ struct JsonWriter {
   void write(const Value& v, int level) {
     using Kind = Value::Kind;
     switch (v.kind()) {
-      case Kind::None: out += "null"; return;
-      case Kind::Bool: out += v.as_bool() ? "true" : "false"; return;
-      case Kind::Int: out += fmt::format("{}", v.as_int()); return;
-      case Kind::Float: append_json_float(out, v.as_float()); return;
-      case Kind::String: append_json_string(out, v.str(), options.ensure_ascii); return;
+      case Kind::None:
+        out += "null";
+        return;
+      case Kind::Bool:
+        out += v.as_bool() ? "true" : "false";
+        return;
+      case Kind::Int:
+        out += fmt::format("{}", v.as_int());
+        return;
+      case Kind::Float:
+        append_json_float(out, v.as_float());
+        return;
+      case Kind::String:
+        append_json_string(out, v.str(), options.ensure_ascii);
+        return;
       case Kind::List: {
         const auto& items = v.items();
         if (items.empty()) {

@@ -65,25 +65,35 @@ struct None {};
 class Value {
  public:
   enum class Kind : uint8_t {
-    Undefined, None, Bool, Int, Float, String, List, Dict, Namespace, Function, Object
+    Undefined,
+    None,
+    Bool,
+    Int,
+    Float,
+    String,
+    List,
+    Dict,
+    Namespace,
+    Function,
+    Object
   };
 
   Value() : v_(Undefined{}) {}
   static Value undefined(std::string message);
   static Value none() { return Value(None{}); }
-  Value(bool b) : v_(b) {}  // NOLINT(runtime/explicit)
-  Value(int64_t i) : v_(i) {}  // NOLINT
-  Value(int i) : v_(static_cast<int64_t>(i)) {}  // NOLINT
-  Value(double f) : v_(f) {}  // NOLINT
-  Value(std::string s);  // NOLINT
-  Value(std::string_view s) : Value(std::string(s)) {}  // NOLINT
-  Value(const char* s) : Value(std::string(s)) {}  // NOLINT
+  Value(bool b) : v_(b) {}                                           // NOLINT(runtime/explicit)
+  Value(int64_t i) : v_(i) {}                                        // NOLINT
+  Value(int i) : v_(static_cast<int64_t>(i)) {}                      // NOLINT
+  Value(double f) : v_(f) {}                                         // NOLINT
+  Value(std::string s);                                              // NOLINT
+  Value(std::string_view s) : Value(std::string(s)) {}               // NOLINT
+  Value(const char* s) : Value(std::string(s)) {}                    // NOLINT
   Value(std::shared_ptr<const std::string> s) : v_(std::move(s)) {}  // NOLINT
-  Value(std::shared_ptr<const ListData> l) : v_(std::move(l)) {}  // NOLINT
-  Value(std::shared_ptr<const DictData> d) : v_(std::move(d)) {}  // NOLINT
-  Value(std::shared_ptr<NamespaceData> n) : v_(std::move(n)) {}  // NOLINT
-  Value(std::shared_ptr<const Function> f) : v_(std::move(f)) {}  // NOLINT
-  Value(std::shared_ptr<Object> o) : v_(std::move(o)) {}  // NOLINT
+  Value(std::shared_ptr<const ListData> l) : v_(std::move(l)) {}     // NOLINT
+  Value(std::shared_ptr<const DictData> d) : v_(std::move(d)) {}     // NOLINT
+  Value(std::shared_ptr<NamespaceData> n) : v_(std::move(n)) {}      // NOLINT
+  Value(std::shared_ptr<const Function> f) : v_(std::move(f)) {}     // NOLINT
+  Value(std::shared_ptr<Object> o) : v_(std::move(o)) {}             // NOLINT
 
   static Value list(std::vector<Value> items, bool tuple = false);
   static Value dict(std::vector<std::pair<Value, Value>> items);  // later duplicate keys win
@@ -133,11 +143,10 @@ class Value {
   std::string object_type_repr() const;
 
  private:
-  using Variant =
-      std::variant<Undefined, None, bool, int64_t, double, std::shared_ptr<const std::string>,
-                   std::shared_ptr<const ListData>, std::shared_ptr<const DictData>,
-                   std::shared_ptr<NamespaceData>, std::shared_ptr<const Function>,
-                   std::shared_ptr<Object>>;
+  using Variant = std::variant<Undefined, None, bool, int64_t, double,
+                               std::shared_ptr<const std::string>, std::shared_ptr<const ListData>,
+                               std::shared_ptr<const DictData>, std::shared_ptr<NamespaceData>,
+                               std::shared_ptr<const Function>, std::shared_ptr<Object>>;
   explicit Value(None n) : v_(n) {}
   explicit Value(Undefined u) : v_(std::move(u)) {}
   Variant v_;

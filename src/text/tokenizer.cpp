@@ -18,17 +18,22 @@ namespace {
 // Unicode White_Space (Rust's char::is_whitespace, which tokenizers' lstrip/rstrip use).
 bool is_white_space(char32_t c) {
   return (c >= 0x09 && c <= 0x0D) || c == 0x20 || c == 0x85 || c == 0xA0 || c == 0x1680 ||
-         (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F ||
-         c == 0x205F || c == 0x3000;
+         (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F ||
+         c == 0x3000;
 }
 
 // tokenizers' single_word test: a letter, digit or underscore continues a word.
 bool is_word_char(char32_t c) {
   if (c == '_') return true;
   switch (utf8proc_category(static_cast<utf8proc_int32_t>(c))) {
-    case UTF8PROC_CATEGORY_LU: case UTF8PROC_CATEGORY_LL: case UTF8PROC_CATEGORY_LT:
-    case UTF8PROC_CATEGORY_LM: case UTF8PROC_CATEGORY_LO: case UTF8PROC_CATEGORY_ND:
-    case UTF8PROC_CATEGORY_NL: case UTF8PROC_CATEGORY_NO:
+    case UTF8PROC_CATEGORY_LU:
+    case UTF8PROC_CATEGORY_LL:
+    case UTF8PROC_CATEGORY_LT:
+    case UTF8PROC_CATEGORY_LM:
+    case UTF8PROC_CATEGORY_LO:
+    case UTF8PROC_CATEGORY_ND:
+    case UTF8PROC_CATEGORY_NL:
+    case UTF8PROC_CATEGORY_NO:
       return true;
     default:
       return false;
@@ -68,11 +73,11 @@ class Tokenizer::AddedMatcher {
       });
     }
   }
-  bool empty() const { return count_ == 0; }
 
   // Next match at or after `from`: index into the token list and [begin, end), or false.
   bool next(const std::vector<AddedToken>& tokens, std::string_view text, size_t from,
             size_t* index, size_t* begin, size_t* end) const {
+    if (count_ == 0) return false;
     for (size_t pos = from; pos < text.size(); ++pos) {
       const auto& bucket = buckets_[static_cast<uint8_t>(text[pos])];
       for (const size_t i : bucket) {
@@ -92,6 +97,51 @@ class Tokenizer::AddedMatcher {
   std::array<std::vector<size_t>, 256> buckets_;
   size_t count_ = 0;
 };
+
+// Cuts `text` at the added tokens `matcher` finds (tokenizers' AddedVocabulary::find_matches):
+// each token's id goes to `out`, the text between tokens to `gap`. A special token is skipped
+// after matching when special tokens are not parsed, as in tokenizers: the text it covered
+// stays plain text and no shorter token is sought inside it.
+template <typename Matcher, typename Token, typename Gap>
+void split_on_added(const Matcher& matcher, const std::vector<Token>& tokens, std::string_view text,
+                    bool parse_special, std::vector<TokenId>& out, Gap&& gap) {
+  size_t done = 0;  // text before this is tokenised
+  size_t from = 0;  // where the next search starts
+  size_t index = 0;
+  size_t begin = 0;
+  size_t end = 0;
+  while (matcher.next(tokens, text, from, &index, &begin, &end)) {
+    const Token& token = tokens[index];
+    from = end;
+    if (token.special && !parse_special) continue;
+    if (token.single_word) {
+      char32_t before = 0;
+      const bool word_before = char_before(text, begin, &before) > 0 && is_word_char(before);
+      const char32_t after = char_at(text, end);
+      if (word_before || (after != 0 && is_word_char(after))) continue;
+    }
+    if (token.lstrip) {
+      char32_t c = 0;
+      size_t len = 0;
+      while ((len = char_before(text, begin, &c)) > 0 && begin - len >= done && is_white_space(c)) {
+        begin -= len;
+      }
+    }
+    if (token.rstrip) {
+      while (end < text.size()) {
+        char32_t cp = 0;
+        const size_t len = utf8_sequence_at(text, end, &cp);
+        if (len == 0 || !is_white_space(cp)) break;
+        end += len;
+      }
+      from = end;
+    }
+    if (begin > done) gap(text.substr(done, begin - done));
+    out.push_back(token.id);
+    done = end;
+  }
+  if (done < text.size()) gap(text.substr(done));
+}
 
 // ---- encoding ----
 
@@ -117,48 +167,8 @@ std::vector<TokenId> Tokenizer::encode(std::string_view text, bool parse_special
 void Tokenizer::encode_append(std::string_view text, bool parse_special,
                               std::vector<TokenId>& out) const {
   EncodeState state(pre_);
-  if (raw_matcher_->empty()) {
-    encode_segment(text, parse_special, state, out);
-    return;
-  }
-  size_t done = 0;  // text before this is tokenised
-  size_t from = 0;  // where the next search starts
-  size_t index = 0;
-  size_t begin = 0;
-  size_t end = 0;
-  while (raw_matcher_->next(added_, text, from, &index, &begin, &end)) {
-    const AddedToken& token = added_[index];
-    from = end;
-    // As in tokenizers, a special token that is not parsed is skipped after matching: the text
-    // it covered is plain text and no shorter token is sought inside it.
-    if (token.special && !parse_special) continue;
-    if (token.single_word) {
-      char32_t before = 0;
-      const bool word_before = char_before(text, begin, &before) > 0 && is_word_char(before);
-      const char32_t after = char_at(text, end);
-      if (word_before || (after != 0 && is_word_char(after))) continue;
-    }
-    if (token.lstrip) {
-      char32_t c = 0;
-      size_t len = 0;
-      while ((len = char_before(text, begin, &c)) > 0 && begin - len >= done && is_white_space(c)) {
-        begin -= len;
-      }
-    }
-    if (token.rstrip) {
-      while (end < text.size()) {
-        char32_t cp = 0;
-        const size_t len = utf8_sequence_at(text, end, &cp);
-        if (len == 0 || !is_white_space(cp)) break;
-        end += len;
-      }
-      from = end;
-    }
-    if (begin > done) encode_segment(text.substr(done, begin - done), parse_special, state, out);
-    out.push_back(token.id);
-    done = end;
-  }
-  if (done < text.size()) encode_segment(text.substr(done), parse_special, state, out);
+  split_on_added(*raw_matcher_, added_, text, parse_special, out,
+                 [&](std::string_view gap) { encode_segment(gap, parse_special, state, out); });
 }
 
 void Tokenizer::encode_segment(std::string_view text, bool parse_special, EncodeState& state,
@@ -180,24 +190,8 @@ void Tokenizer::encode_normalized(std::string_view text, bool parse_special, Enc
                                   std::vector<TokenId>& out) const {
   std::string normalised;
   if (normalizer_.apply(text, normalised)) text = normalised;
-  if (normalized_matcher_->empty()) {
-    encode_valid(text, state, out);
-    return;
-  }
-  size_t done = 0;
-  size_t from = 0;
-  size_t index = 0;
-  size_t begin = 0;
-  size_t end = 0;
-  while (normalized_matcher_->next(added_, text, from, &index, &begin, &end)) {
-    const AddedToken& token = added_[index];
-    from = end;
-    if (token.special && !parse_special) continue;
-    if (begin > done) encode_valid(text.substr(done, begin - done), state, out);
-    out.push_back(token.id);
-    done = end;
-  }
-  if (done < text.size()) encode_valid(text.substr(done), state, out);
+  split_on_added(*normalized_matcher_, added_, text, parse_special, out,
+                 [&](std::string_view gap) { encode_valid(gap, state, out); });
 }
 
 void Tokenizer::encode_valid(std::string_view text, EncodeState& state,
@@ -212,8 +206,8 @@ void Tokenizer::encode_valid(std::string_view text, EncodeState& state,
 
 const Tokenizer::Entry& Tokenizer::entry(TokenId id) const {
   if (id < 0 || static_cast<size_t>(id) >= entries_.size() || !entries_[id].present) {
-    throw UsageError(fmt::format("{}: token id {} is not in the vocabulary (size {})", source_,
-                                 id, entries_.size()));
+    throw UsageError(fmt::format("{}: token id {} is not in the vocabulary (size {})", source_, id,
+                                 entries_.size()));
   }
   return entries_[id];
 }

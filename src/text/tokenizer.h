@@ -101,9 +101,9 @@ class Tokenizer {
     std::string content;
     TokenId id = 0;
     bool special = false;
-    bool normalized = false;  // matched after normalisation instead of on the raw text
-    bool lstrip = false;      // swallows whitespace to its left
-    bool rstrip = false;      // swallows whitespace to its right
+    bool normalized = false;   // matched after normalisation instead of on the raw text
+    bool lstrip = false;       // swallows whitespace to its left
+    bool rstrip = false;       // swallows whitespace to its right
     bool single_word = false;  // only when not inside a word
   };
   class AddedMatcher;

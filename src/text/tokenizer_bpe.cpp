@@ -23,7 +23,7 @@ bool printable_latin1(int b) {
 
 struct ByteTables {
   std::array<char32_t, 256> to_char{};
-  std::array<int16_t, 324> to_byte{};  // indexed by character; 256 + 68 non-printable bytes
+  std::array<int16_t, 324> to_byte{};    // indexed by character; 256 + 68 non-printable bytes
   std::array<std::string, 256> spelled;  // UTF-8 of each byte's character
   ByteTables() {
     to_byte.fill(-1);
@@ -41,17 +41,15 @@ const ByteTables& tables() {
   return t;
 }
 
-// Words longer than this are not cached: they are rare and would crowd the cache.
-constexpr size_t kMaxCachedWord = 64;
+// Words longer than this are not cached (as in tokenizers): they are rare and would crowd it.
+constexpr size_t kMaxCachedWord = 256;
 constexpr size_t kMaxCacheEntries = size_t{1} << 16;
 
 }  // namespace
 
 char32_t byte_level_char(uint8_t byte) { return tables().to_char[byte]; }
 
-int byte_level_byte(char32_t c) {
-  return c < tables().to_byte.size() ? tables().to_byte[c] : -1;
-}
+int byte_level_byte(char32_t c) { return c < tables().to_byte.size() ? tables().to_byte[c] : -1; }
 
 std::string byte_level_encode(std::string_view bytes) {
   const ByteTables& t = tables();
@@ -212,15 +210,15 @@ void BpeModel::add_merge(std::string_view left, std::string_view right, std::str
   const auto l = find(left);
   const auto r = find(right);
   if (!l || !r) {
-    fail_format("{}[{}]: merge \"{} {}\" names a token that is not in the vocabulary ('{}')",
-                list, index, left, right, l ? right : left);
+    fail_format("{}[{}]: merge \"{} {}\" names a token that is not in the vocabulary ('{}')", list,
+                index, left, right, l ? right : left);
   }
   std::string& joined = join_buffer_;
   joined.assign(left).append(right);
   const auto merged = find(joined);
   if (!merged) {
-    fail_format("{}[{}]: merge \"{} {}\" gives '{}', which is not in the vocabulary", list,
-                index, left, right, joined);
+    fail_format("{}[{}]: merge \"{} {}\" gives '{}', which is not in the vocabulary", list, index,
+                left, right, joined);
   }
   // A repeated merge keeps its first (better) rank.
   merges_.insert(*l, *r, {static_cast<int32_t>(merges_.size()), *merged});

@@ -44,7 +44,7 @@ class VocabTable {
     uint32_t hash = 0;
     uint32_t offset = 0;  // into arena_
     uint32_t length = 0;
-    TokenId id = -1;      // -1: empty
+    TokenId id = -1;  // -1: empty
   };
   static uint32_t hash_of(std::string_view text);
   void grow();
@@ -143,7 +143,7 @@ class BpeModel {
   VocabTable vocab_;
   MergeTable merges_;
   std::string join_buffer_;  // add_merge's scratch
-  TokenId byte_ids_[256];  // id of each byte's single-character token, -1 when absent
+  TokenId byte_ids_[256];    // id of each byte's single-character token, -1 when absent
   bool ignore_merges_ = false;
 
   struct Cache;

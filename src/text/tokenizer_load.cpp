@@ -106,8 +106,10 @@ Json parse_json_capturing(std::string_view text, const std::string& name, Captur
                       stack[2].key, kMaxTokenId);
         }
         if ((in_merges && event == Json::parse_event_t::object_start) || in_merge_pair) {
-          fail_format("{}: model.merges[{}]: expected a string \"left right\" or a pair of "
-                      "strings", name, out.merges.size());
+          fail_format(
+              "{}: model.merges[{}]: expected a string \"left right\" or a pair of "
+              "strings",
+              name, out.merges.size());
         }
         stack.push_back({event == Json::parse_event_t::object_start, {}});
         return true;
@@ -126,8 +128,10 @@ Json parse_json_capturing(std::string_view text, const std::string& name, Captur
         if (!merge_pair) return true;
         const size_t index = out.merges.size();
         if (parsed.size() != 2 || !parsed[0].is_string() || !parsed[1].is_string()) {
-          fail_format("{}: model.merges[{}]: expected a string \"left right\" or a pair of "
-                      "strings", name, index);
+          fail_format(
+              "{}: model.merges[{}]: expected a string \"left right\" or a pair of "
+              "strings",
+              name, index);
         }
         const auto& left = parsed[0].get_ref<const std::string&>();
         const auto& right = parsed[1].get_ref<const std::string&>();
@@ -152,8 +156,10 @@ Json parse_json_capturing(std::string_view text, const std::string& name, Captur
         }
         if (in_merges) {
           if (!parsed.is_string()) {
-            fail_format("{}: model.merges[{}]: expected a string \"left right\" or a pair of "
-                        "strings", name, out.merges.size());
+            fail_format(
+                "{}: model.merges[{}]: expected a string \"left right\" or a pair of "
+                "strings",
+                name, out.merges.size());
           }
           const auto& merge = parsed.get_ref<const std::string&>();
           const uint32_t offset = append_text(out.merge_text, merge, name);
@@ -237,7 +243,8 @@ void add_normalizer(const Fields& f, const Json& node, const std::string& path, 
     }
   } else {
     f.fail(path + ".type", fmt::format("normalizer '{}' is not supported (NFC, NFD, NFKC, NFKD, "
-                                       "Sequence are)", type));
+                                       "Sequence are)",
+                                       type));
   }
 }
 
@@ -250,7 +257,8 @@ bool add_pre_tokenizer(const Fields& f, const Json& node, const std::string& pat
     if (!list.is_array()) f.fail(path + ".pretokenizers", "must be an array");
     bool byte_level = false;
     for (size_t i = 0; i < list.size(); ++i) {
-      byte_level |= add_pre_tokenizer(f, list[i], fmt::format("{}.pretokenizers[{}]", path, i), out);
+      byte_level |=
+          add_pre_tokenizer(f, list[i], fmt::format("{}.pretokenizers[{}]", path, i), out);
     }
     return byte_level;
   }
@@ -286,7 +294,8 @@ bool add_pre_tokenizer(const Fields& f, const Json& node, const std::string& pat
     return false;
   }
   f.fail(path + ".type", fmt::format("pre-tokenizer '{}' is not supported (ByteLevel, Split, "
-                                     "Digits, Sequence are)", type));
+                                     "Digits, Sequence are)",
+                                     type));
 }
 
 // "a b" (tokenizers' older format; llama.cpp's GGUF format) into its two sides. The space is
@@ -348,8 +357,8 @@ Tokenizer TokenizerBuilder::from_json(std::string_view json, const std::string& 
   if (const Json* type = f.optional(model, "type")) {
     const std::string model_type = f.string(*type, "model.type");
     if (model_type != "BPE") {
-      f.fail("model.type", fmt::format("model '{}' is not supported (only byte-level BPE)",
-                                       model_type));
+      f.fail("model.type",
+             fmt::format("model '{}' is not supported (only byte-level BPE)", model_type));
     }
   }
   if (f.boolean(model, "byte_fallback", false, "model.byte_fallback")) {
@@ -441,8 +450,7 @@ Tokenizer TokenizerBuilder::from_json(std::string_view json, const std::string& 
         Tokenizer::AddedToken token;
         int64_t id = -1;
         const auto [end, error] = std::from_chars(key.data(), key.data() + key.size(), id);
-        if (error != std::errc() || end != key.data() + key.size() || id < 0 ||
-            id > kMaxTokenId) {
+        if (error != std::errc() || end != key.data() + key.size() || id < 0 || id > kMaxTokenId) {
           c.fail(path, "the key must be a token id");
         }
         token.id = static_cast<TokenId>(id);
@@ -516,8 +524,8 @@ Tokenizer TokenizerBuilder::from_gguf(const GgufFile& gguf) {
   if (const GgufValue* v = gguf.find(types_key)) {
     types = v->as_ints(types_key);
     if (types.size() != n) {
-      fail_format("{}: {} has {} entries but {} has {}", name, types_key, types.size(),
-                  tokens_key, n);
+      fail_format("{}: {} has {} entries but {} has {}", name, types_key, types.size(), tokens_key,
+                  n);
     }
   }
   t.entries_.resize(n);

@@ -17,8 +17,10 @@ namespace {
 utf8proc_option_t utf8proc_options(NormalForm form) {
   const int base = UTF8PROC_STABLE;
   switch (form) {
-    case NormalForm::NFC: return static_cast<utf8proc_option_t>(base | UTF8PROC_COMPOSE);
-    case NormalForm::NFD: return static_cast<utf8proc_option_t>(base | UTF8PROC_DECOMPOSE);
+    case NormalForm::NFC:
+      return static_cast<utf8proc_option_t>(base | UTF8PROC_COMPOSE);
+    case NormalForm::NFD:
+      return static_cast<utf8proc_option_t>(base | UTF8PROC_DECOMPOSE);
     case NormalForm::NFKC:
       return static_cast<utf8proc_option_t>(base | UTF8PROC_COMPOSE | UTF8PROC_COMPAT);
     case NormalForm::NFKD:
@@ -35,42 +37,43 @@ std::string utf8proc_normalise(std::string_view text, NormalForm form) {
                    static_cast<utf8proc_ssize_t>(text.size()), &result, utf8proc_options(form));
   if (n < 0) {
     // Only valid UTF-8 reaches here, so this is an allocation failure.
-    throw UsageError(fmt::format("tokenizer: normalising {} bytes failed: {}", text.size(),
-                                 utf8proc_errmsg(n)));
+    throw UsageError(
+        fmt::format("tokenizer: normalising {} bytes failed: {}", text.size(), utf8proc_errmsg(n)));
   }
   std::string out(reinterpret_cast<const char*>(result), static_cast<size_t>(n));
   std::free(result);
   return out;
 }
 
-// For NFC: a character is a *boundary* when nothing before it can combine with it or reorder
-// around it (combining class 0, never the second character of a composition; Hangul vowel and
-// trailing jamo compose algorithmically, so they are named here). It is also *stable* when NFC
-// leaves it alone whatever follows it is handled by the next boundary (no canonical
-// decomposition). Text between two boundaries is normalised on its own, and only when it holds
-// an unstable character: English with the odd em dash, CJK and emoji never reach utf8proc.
-struct NfcClass {
-  bool boundary;
-  bool stable;
-};
-
-NfcClass nfc_class(char32_t cp) {
-  if (cp < 0x300) return {true, true};  // below the first combining mark: all NFC already
-  if ((cp >= 0x1161 && cp <= 0x1175) || (cp >= 0x11A8 && cp <= 0x11C2)) return {false, false};
+// For NFC, a character is *safe* when NFC keeps it as it is whatever surrounds it and nothing
+// before it can combine with it or move past it: combining class 0, no canonical decomposition
+// (which also rules out singletons, exclusions and decompositions that start with a combining
+// mark, like U+0F73), and never the second character of a composition (Hangul vowel and
+// trailing jamo compose algorithmically, so they are named here). NFC(A + B) = NFC(A) + NFC(B)
+// when B starts with a safe character, so text is cut before each safe character and only the
+// pieces holding an unsafe one go to utf8proc: English with the odd em dash, CJK and emoji never
+// do. Precomposed letters above U+0300 count as unsafe; they are only normalised needlessly.
+bool nfc_safe(char32_t cp) {
+  if (cp < 0x300) return true;  // below the first combining mark: all NFC already
+  if ((cp >= 0x1161 && cp <= 0x1175) || (cp >= 0x11A8 && cp <= 0x11C2)) return false;
   const utf8proc_property_t* p = utf8proc_get_property(static_cast<utf8proc_int32_t>(cp));
+#if UTF8PROC_VERSION_MAJOR == 2 && UTF8PROC_VERSION_MINOR < 9
+  // Up to 2.8, comb_index >= 0x8000 (and not UINT16_MAX) marks a composition's second character.
   const bool second = p->comb_index != UINT16_MAX && p->comb_index >= 0x8000;
-  const bool boundary = p->combining_class == 0 && !second;
+#else
+  const bool second = p->comb_issecond;
+#endif
   const bool canonical_decomposition = p->decomp_seqindex != UINT16_MAX && p->decomp_type == 0;
-  return {boundary, boundary && !canonical_decomposition && !p->comp_exclusion};
+  return p->combining_class == 0 && !second && !canonical_decomposition;
 }
 
 // NFC of valid UTF-8, normalising only the segments that need it; false when `text` is NFC.
 bool apply_nfc(std::string_view text, std::string& out) {
   std::string result;
   bool changed = false;
-  size_t copied = 0;         // text before this is in `result` (once `changed`)
-  size_t segment = 0;        // start of the current segment (a boundary)
-  bool dirty = false;        // the current segment holds an unstable character
+  size_t copied = 0;   // text before this is in `result` (once `changed`)
+  size_t segment = 0;  // start of the current segment (a safe character)
+  bool dirty = false;  // the current segment holds an unsafe character
   size_t pos = 0;
   const auto flush = [&](size_t end) {
     if (!dirty) return;
@@ -85,7 +88,7 @@ bool apply_nfc(std::string_view text, std::string& out) {
   };
   while (pos < text.size()) {
     const auto lead = static_cast<uint8_t>(text[pos]);
-    if (lead < 0x80) {  // ASCII: a stable boundary
+    if (lead < 0x80) {  // ASCII is safe
       if (dirty) {
         flush(pos);
         dirty = false;
@@ -95,13 +98,13 @@ bool apply_nfc(std::string_view text, std::string& out) {
     }
     char32_t cp = 0;
     const size_t len = utf8_sequence_at(text, pos, &cp);
-    const NfcClass c = nfc_class(cp);
-    if (c.boundary) {
+    if (nfc_safe(cp)) {
       if (dirty) flush(pos);
       segment = pos;
       dirty = false;
+    } else {
+      dirty = true;
     }
-    if (!c.stable) dirty = true;
     pos += len;
   }
   flush(text.size());
@@ -177,7 +180,8 @@ void PreTokenizer::add_byte_level(bool add_prefix_space, bool use_regex, const s
     step.kind = Step::Kind::PrefixSpace;
     steps_.push_back(std::move(step));
   }
-  if (use_regex) add_split(TokenizerRegex(kGpt2Pattern, false, where), SplitBehavior::Isolated, false);
+  if (use_regex)
+    add_split(TokenizerRegex(kGpt2Pattern, false, where), SplitBehavior::Isolated, false);
 }
 
 PreTokenizer::Session::Session(const PreTokenizer& pre) {
@@ -323,15 +327,22 @@ namespace {
 // Patterns as the models' own tokenizer.json files write them (llama.cpp rewrites some for its
 // own regex engine; PCRE2 takes the originals).
 constexpr const char* kQwen2Pattern =
-    R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+    R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|)"
+    R"(\s*[\r\n]+|\s+(?!\S)|\s+)";
 constexpr const char* kLlama3Pattern =
-    R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+    R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|)"
+    R"(\s*[\r\n]+|\s+(?!\S)|\s+)";
 constexpr const char* kGpt2NoTrailingPattern =
     R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S))";
 constexpr const char* kTekkenPattern =
-    R"([^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+    R"([^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+|)"
+    R"([^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*|\p{N}|)"
+    R"( ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
 constexpr const char* kGpt4oPattern =
-    R"([^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+    R"([^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|)"
+    R"('ve|'m|'ll|'d)?|)"
+    R"([^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|)"
+    R"('ve|'m|'ll|'d)?|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
 constexpr const char* kCjkRunPattern = "[一-龥ࠀ-一가-퟿]+";
 constexpr const char* kBloomPattern = R"( ?[^(\s|.,!?…。，、।۔،)]+)";
 
@@ -377,13 +388,13 @@ const std::vector<Preset>& presets() {
         R"(\x{104B0}-\x{104D3}\x{104D8}-\x{104FB}\x{10C80}-\x{10CB2}\x{10CC0}-\x{10CF2})"
         R"(\x{118A0}-\x{118DF}\x{1E900}-\x{1E943}]+)",
         R"(\s?[!-/:-~！-／：-～‘-‟　-。]+)", R"(\s+$)", kCjkRunPattern, R"(\p{N}+)"}},
-      {{"deepseek-coder"},
-       {"[\r\n]", R"(\s?\p{L}+)", R"(\s?\p{P}+)", kCjkRunPattern, R"(\p{N})"}},
+      {{"deepseek-coder"}, {"[\r\n]", R"(\s?\p{L}+)", R"(\s?\p{P}+)", kCjkRunPattern, R"(\p{N})"}},
       {{"deepseek-v3"},
        {R"(\p{N}{1,3})", "[一-龥぀-ゟ゠-ヿ]+",
-        R"([!"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~][A-Za-z]+|[^\r\n\p{L}\p{P}\p{S}]?[\p{L}\p{M}]+| ?[\p{P}\p{S}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)"}},
-      {{"falcon"},
-       {R"([\p{P}\$\+<=>\^~\|`]+)", kGpt2NoTrailingPattern, "[0-9][0-9][0-9]"}},
+        R"([!"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~][A-Za-z]+|)"
+        R"([^\r\n\p{L}\p{P}\p{S}]?[\p{L}\p{M}]+| ?[\p{P}\p{S}]+[\r\n]*|\s*[\r\n]+|)"
+        R"(\s+(?!\S)|\s+)"}},
+      {{"falcon"}, {R"([\p{P}\$\+<=>\^~\|`]+)", kGpt2NoTrailingPattern, "[0-9][0-9][0-9]"}},
       {{"poro-chat", "bloom", "gpt3-finnish"}, {kBloomPattern}},
       {{"viking"}, {kBloomPattern, R"(\p{N})"}},
       {{"tekken"}, {kTekkenPattern}, true},

@@ -33,7 +33,13 @@ class Normalizer {
 };
 
 // How a Split step treats the matched parts (tokenizers' SplitDelimiterBehavior).
-enum class SplitBehavior : uint8_t { Removed, Isolated, MergedWithPrevious, MergedWithNext, Contiguous };
+enum class SplitBehavior : uint8_t {
+  Removed,
+  Isolated,
+  MergedWithPrevious,
+  MergedWithNext,
+  Contiguous
+};
 std::optional<SplitBehavior> parse_split_behavior(std::string_view name);
 
 // A piece of pre-tokenised text: bytes [begin, end) of the current subject.

@@ -105,17 +105,23 @@ bool TokenizerRegex::Matcher::find(std::string_view subject, size_t start, size_
   // The subject was validated once by the caller; PCRE2 need not check it again per call.
   const auto* bytes = reinterpret_cast<PCRE2_SPTR>(subject.data());
   const Code& code = *regex_->code_;
-  const int rc =
-      code.jit ? pcre2_jit_match(code.code, bytes, subject.size(), start, PCRE2_NO_UTF_CHECK,
-                                 state_->data, state_->context)
-               : pcre2_match(code.code, bytes, subject.size(), start, PCRE2_NO_UTF_CHECK,
-                             state_->data, state_->context);
+  const int rc = code.jit ? pcre2_jit_match(code.code, bytes, subject.size(), start,
+                                            PCRE2_NO_UTF_CHECK, state_->data, state_->context)
+                          : pcre2_match(code.code, bytes, subject.size(), start, PCRE2_NO_UTF_CHECK,
+                                        state_->data, state_->context);
   if (rc == PCRE2_ERROR_NOMATCH) return false;
   if (rc < 0) {
     throw Error(fmt::format("tokenizer: matching /{}/ at byte {} of a {}-byte piece failed: {}",
                             regex_->pattern_, start, subject.size(), pcre2_message(rc)));
   }
   const PCRE2_SIZE* ovector = pcre2_get_ovector_pointer(state_->data);
+  if (ovector[0] < start || ovector[1] < ovector[0]) {
+    // Only \K inside a lookaround can do this; such a match has no sensible piece.
+    throw Error(
+        fmt::format("tokenizer: /{}/ reported a match before its start (\\K in a "
+                    "lookaround is not supported)",
+                    regex_->pattern_));
+  }
   *match_begin = ovector[0];
   *match_end = ovector[1];
   return true;

@@ -3,12 +3,12 @@
 //
 // Patterns come from tokenizer.json, where they are written for Oniguruma (what Hugging Face
 // `tokenizers` runs). The two engines agree on the constructs these patterns use (\p{..}
-// classes, (?i:...) with Unicode case folding, lookahead, greedy backtracking) with one
-// exception that the reference tests caught: PCRE2's \s also matches U+180E (MONGOLIAN VOWEL
-// SEPARATOR, a format character since Unicode 6.3), Oniguruma's matches exactly the
-// White_Space property. translate_oniguruma() rewrites \s and \S to White_Space classes.
-// `$` and `^` are line anchors in Oniguruma's default (Ruby) syntax, so patterns are compiled
-// with PCRE2_MULTILINE.
+// classes, (?i:...) with Unicode case folding, lookahead, greedy backtracking) but for one
+// thing: PCRE2's \s (with UCP) also matches U+180E MONGOLIAN VOWEL SEPARATOR, a format
+// character since Unicode 6.3, while Oniguruma's \s is exactly the White_Space property (the
+// reference case unicode_space_edges fails without the fix). translate_oniguruma() therefore
+// rewrites \s and \S to \p{White_Space} and \P{White_Space}. `^` and `$` are line anchors in
+// Oniguruma's default (Ruby) syntax, so patterns are compiled with PCRE2_MULTILINE.
 #include <cstddef>
 #include <memory>
 #include <string>

@@ -118,6 +118,13 @@ BinaryHeader read_binary_header(const ByteSource& source, uint64_t offset, size_
 }
 
 Array read_binary_data(const ByteSource& source, const BinaryHeader& header, size_t index) {
+  // Mapped pages start page-aligned, so the data address is aligned exactly when its offset is.
+  if (header.data_bytes > 0 && header.data_offset % elem_size(header.type) == 0) {
+    if (auto mapping = source.private_mapping()) {
+      return Array(header.type, header.shape,
+                   private_mapping_view(std::move(mapping), header.data_offset, header.data_bytes));
+    }
+  }
   Array a = Array::allocate(header.type, header.shape, /*zero=*/false);
   if (a.bytes() != header.data_bytes) fail("binary header of value {} is inconsistent", index);
   if (header.data_bytes > 0) {
@@ -130,10 +137,16 @@ Array read_binary_data(const ByteSource& source, const BinaryHeader& header, siz
   return a;
 }
 
-void write_binary(ByteSink& sink, const Array& value) {
+uint64_t binary_padding_bytes(uint64_t position, int rank) {
+  const uint64_t unpadded_data = position + binary_header_bytes(rank);
+  return (kBinaryDataAlignment - unpadded_data % kBinaryDataAlignment) % kBinaryDataAlignment;
+}
+
+void write_binary(ByteSink& sink, const Array& value, bool align) {
   if (value.rank() > kMaxRank) fail_usage("cannot store an array of rank {}", value.rank());
-  std::string header;
-  header.reserve(binary_header_bytes(value.rank()));
+  const std::optional<uint64_t> position = align ? sink.position() : std::nullopt;
+  std::string header(position ? binary_padding_bytes(*position, value.rank()) : 0, ' ');
+  header.reserve(header.size() + binary_header_bytes(value.rank()));
   header += 'b';
   header += static_cast<char>(kBinaryFormatVersion);
   header += static_cast<char>(static_cast<int8_t>(value.rank()));
@@ -151,7 +164,7 @@ void write_binary(ByteSink& sink, const Array& value) {
 std::string to_binary(const Array& value) {
   std::string out;
   StringSink sink(out);
-  write_binary(sink, value);
+  write_binary(sink, value, /*align=*/false);
   return out;
 }
 

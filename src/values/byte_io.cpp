@@ -71,6 +71,20 @@ class FileSource final : public ByteSource {
     return {reinterpret_cast<const char*>(mapping_->data()), n};
   }
 
+  std::shared_ptr<Storage> private_mapping() const override {
+    std::call_once(private_once_, [this] {
+      try {
+        // Mapped from the descriptor opened at the start, so a file renamed over the path since
+        // then is not mixed in; size_ is what every header was checked against.
+        private_mapping_ = map_file_private(fd_, size_, path_);
+      } catch (const SystemError&) {
+        // Some file systems cannot map files: the data is then copied with read() instead.
+        private_mapping_ = nullptr;
+      }
+    });
+    return private_mapping_;
+  }
+
  private:
   void read_range(uint64_t offset, std::byte* dst, size_t n) const {
     while (n > 0) {
@@ -96,6 +110,8 @@ class FileSource final : public ByteSource {
   uint64_t size_;
   mutable std::once_flag map_once_;
   mutable std::shared_ptr<Storage> mapping_;
+  mutable std::once_flag private_once_;
+  mutable std::shared_ptr<Storage> private_mapping_;
 };
 
 class MemorySource final : public ByteSource {
@@ -146,6 +162,11 @@ void StringSink::write(const void* data, size_t n) {
 
 AtomicFileSink::AtomicFileSink(std::string path)
     : path_(std::move(path)), tmp_path_(path_ + ".tmp") {
+  // A fresh inode every time: a leftover temporary might be mapped by someone (a restore of it),
+  // and truncating a mapped file in place would change or fault its pages.
+  if (::unlink(tmp_path_.c_str()) != 0 && errno != ENOENT) {
+    fail_errno("cannot remove the old '" + tmp_path_ + "'");
+  }
   fd_ = ::open(tmp_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd_ < 0) fail_errno("cannot create '" + tmp_path_ + "'");
 }
@@ -159,6 +180,7 @@ AtomicFileSink::~AtomicFileSink() {
 
 void AtomicFileSink::write(const void* data, size_t n) {
   if (fd_ < 0) fail("write to '{}' after it was committed", path_);
+  written_ += n;
   constexpr size_t kBufferLimit = size_t{1} << 16;
   if (buffer_.size() + n <= kBufferLimit) {
     buffer_.append(static_cast<const char*>(data), n);

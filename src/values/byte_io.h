@@ -1,11 +1,12 @@
 #pragma once
 // Where value files come from and go to. Readers take a ByteSource (a file read with pread, or
 // bytes in memory) so one parser serves files, protocol payloads and fuzzing; writers take a
-// ByteSink. Large file reads are split across threads: restoring a multi-GB capture is bounded
-// by memory bandwidth, not by one core's copy speed.
+// ByteSink. A file source can also hand out a private mapping of itself, so restoring a multi-GB
+// capture maps it instead of copying; large reads that do copy are split across threads.
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -25,6 +26,10 @@ class ByteSource {
   // Every byte as one view, for the text parser. Files map themselves on first use, so a binary
   // file never pays for a mapping.
   virtual std::string_view view() const = 0;
+  // The whole source as one private, copy-on-write mapping (see map_file_private), made on first
+  // use and shared by every array that views it; nullptr when the source is not a file or cannot
+  // be mapped, and readers then copy with read().
+  virtual std::shared_ptr<Storage> private_mapping() const { return nullptr; }
 };
 
 // Opens a regular file for reading; throws SystemError/UsageError naming the path.
@@ -36,6 +41,8 @@ class ByteSink {
  public:
   virtual ~ByteSink() = default;
   virtual void write(const void* data, size_t n) = 0;
+  // Bytes written so far, when the sink knows it (writers use it to align data in files).
+  virtual std::optional<uint64_t> position() const { return std::nullopt; }
 };
 
 // Appends to a string.
@@ -43,6 +50,7 @@ class StringSink final : public ByteSink {
  public:
   explicit StringSink(std::string& out) : out_(out) {}
   void write(const void* data, size_t n) override;
+  std::optional<uint64_t> position() const override { return out_.size(); }
 
  private:
   std::string& out_;
@@ -59,6 +67,7 @@ class AtomicFileSink final : public ByteSink {
   AtomicFileSink& operator=(const AtomicFileSink&) = delete;
 
   void write(const void* data, size_t n) override;
+  std::optional<uint64_t> position() const override { return written_; }
   void commit();
 
  private:
@@ -68,7 +77,8 @@ class AtomicFileSink final : public ByteSink {
   std::string path_;
   std::string tmp_path_;
   int fd_ = -1;
-  std::string buffer_;  // small writes (headers) are gathered; large ones go straight through
+  uint64_t written_ = 0;  // bytes accepted by write(), buffered or not
+  std::string buffer_;    // small writes (headers) are gathered; large ones go straight through
 };
 
 }  // namespace hh

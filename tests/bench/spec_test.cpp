@@ -130,7 +130,7 @@ TEST(Spec, StringEscapesAndNestedScripts) {
   EXPECT_EQ(f.args[0].args[0].function, "h");
   EXPECT_EQ(as_string(f.args[0].args[0].args[0].value), "a\"b\\c\n");
   EXPECT_EQ(f.args[1].value.type(), ElemType::Bool);
-  EXPECT_EQ(f.args[2].value.type(), ElemType::F64);
+  EXPECT_EQ(f.args[2].value.type(), ElemType::F32);
   EXPECT_EQ(f.args[3].value.shape(), (Shape{0}));
   // A name in argument position is a call without arguments.
   const Spec zero = parse_spec("==\nscript input { f g }", "s");
@@ -147,11 +147,11 @@ TEST(Spec, ErrorsNameFileLineAndColumn) {
       {"==\nentry:\ninput {}", "t.spec:2:1: 'entry:' names no entry point"},
       {"==\nentry: f\nentry: g", "t.spec:3:1: a second 'entry:' line"},
       {"==\nentry f", "t.spec:2:6: expected ':' after 'entry'"},
-      {"==\ntags { a", "t.spec:2:10: expected a tag or '}', found the end of the block"},
+      {"==\ntags { a", "t.spec:2:9: expected a tag or '}', found the end of the block"},
       {"==\nbogus { }", "t.spec:2:1: unexpected 'bogus'"},
       {"==\n{ }", "t.spec:2:1: unexpected '{'"},
       {"==\ninput", "t.spec:2:6: expected '{' or '@ FILE' after 'input'"},
-      {"==\ninput { 1i64", "t.spec:2:14: missing '}' to close the input values"},
+      {"==\ninput { 1i64", "t.spec:2:13: missing '}' to close the input values"},
       {"==\ninput { 1i64 ]", "t.spec:2:14:"},
       {"==\ninput { [1i64, 2i32] }", "t.spec:2:"},
       {"==\ninput { 1i64 } output", "expected '{' or '@ FILE' after 'output'"},
@@ -166,7 +166,8 @@ TEST(Spec, ErrorsNameFileLineAndColumn) {
       {"==\nrandom input { [4294967296][4294967296]f32 }", "has too many elements"},
       {"==\nrandom input @ x", "t.spec:2:14: expected '{' after 'random input'"},
       {"==\nscript input { }", "t.spec:2:16: expected a script expression, found '}'"},
-      {"==\nscript input { f (g }", "t.spec:2:20: expected ')' to close the parenthesis"},
+      {"==\nscript input { f (g }",
+       "t.spec:2:21: expected ')' to close the parenthesis, found '}'"},
       {"==\nscript input { f () }", "t.spec:2:18: empty parentheses"},
       {"==\nscript input { f ) }", "t.spec:2:18: expected '}' after the script expression"},
       {"==\nscript input { f \"a\\q\" }", "unknown escape '\\q'"},

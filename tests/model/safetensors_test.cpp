@@ -391,6 +391,19 @@ TEST_F(HfDir, RejectsBadDirectories) {
   expect_load_error(dir_.path() / "shards", {"the index maps tensor", "model-0000"});
 }
 
+TEST_F(HfDir, ReadsRopeThetaFromRopeParameters) {
+  const auto hf = dir_.path() / "rope";
+  write_hf_dir(ref_, hf, "F32", false);
+  nlohmann::json config = config_json(ref_.config);
+  config.erase("rope_theta");
+  config["rope_parameters"] = {{"rope_type", "default"}, {"rope_theta", 5e5}};
+  testing::write_file(hf / "config.json", config.dump());
+  EXPECT_EQ(load_model(hf.string(), ElemType::F32).config.rope_theta, 5e5f);
+  config["rope_parameters"]["rope_type"] = "yarn";
+  testing::write_file(hf / "config.json", config.dump());
+  expect_load_error(hf, {"rope_type \"yarn\" is not supported"});
+}
+
 TEST_F(HfDir, RejectsMissingAndMisshapenTensors) {
   const auto hf = dir_.path() / "m";
   write_hf_dir(ref_, hf, "F16", false);

@@ -199,7 +199,41 @@ TEST_F(ServerTest, StoreIsAtomic) {
             std::string::npos);
   ok("store " + path("out.bin") + " a");
   EXPECT_FALSE(std::filesystem::exists(path("out.bin.tmp")));
-  EXPECT_EQ(read_file("out.bin").size(), 7u + 8u);
+  // An i64 scalar: 57 spaces put its data at byte 64, then 7 header and 8 data bytes.
+  EXPECT_EQ(read_file("out.bin").size(), 57u + 7u + 8u);
+}
+
+// A restored capture views a private mapping of the file: Params are not copied, and gen updates
+// the restored Cache in place without touching the file, which may go away meanwhile.
+TEST_F(ServerTest, RestoredCaptureIsMappedAndUpdatedInPlace) {
+  load_model_and_cache();
+  put_value("xs", "[1i64, 2i64]");
+  ok("call gen g zero xs p c eos max");
+  ok("project c1 g 1");
+  ok("free g");
+  ok("store " + path("cap.bin") + " p c1");
+  const std::string before = read_file("cap.bin");
+  ok("restore " + path("cap.bin") + " p2 Params c2 Cache");
+  std::filesystem::remove(path("cap.bin"));
+  ok("project q p2 attn_q");
+  EXPECT_EQ(server_.get_array("q").space(), MemorySpace::Mapped);
+  ok("free q");
+  put_i64("at", 7);
+  ok("call gen g2 at xs p2 c2 eos max");
+  // The output's cache is still the mapping (a copy would be fresh host memory).
+  ok("project c3 g2 1");
+  ok("free g2");
+  ok("project k c3 kcache");
+  EXPECT_EQ(server_.get_array("k").space(), MemorySpace::Mapped);
+  ok("free k");
+  // Same continuation as the original cache, and the stored bytes are what they were.
+  ok("call gen g3 at xs p c1 eos max");
+  ok("project t3 g3 0");
+  write_file("cap.bin", before);
+  ok("restore " + path("cap.bin") + " p4 Params c4 Cache");
+  ok("call gen g4 at xs p c4 eos max");
+  ok("project t4 g4 0");
+  EXPECT_EQ(text_of("t3"), text_of("t4"));
 }
 
 TEST_F(ServerTest, RestoreConvertsParamsAndCacheFromAnotherDtype) {

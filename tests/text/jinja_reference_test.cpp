@@ -56,7 +56,8 @@ TEST_P(TemplateReference, RendersLikeJinja2) {
   inputs.messages = spec["messages"];
   if (spec.contains("tools") && !spec["tools"].is_null()) inputs.tools = spec["tools"];
   inputs.add_generation_prompt = spec.value("add_generation_prompt", true);
-  if (spec.contains("enable_thinking")) inputs.enable_thinking = spec["enable_thinking"].get<bool>();
+  if (spec.contains("enable_thinking"))
+    inputs.enable_thinking = spec["enable_thinking"].get<bool>();
   if (spec.contains("bos_token")) inputs.bos_token = spec["bos_token"].get<std::string>();
   if (spec.contains("eos_token")) inputs.eos_token = spec["eos_token"].get<std::string>();
   inputs.clock = fixed_now;

@@ -34,6 +34,8 @@ TEST(Jinja, RendersTheBasics) {
             "1:user 2:assistant ");
   EXPECT_EQ(render("{{ '%s' }}"), "%s");
   EXPECT_EQ(render(""), "");
+  // transformers' {% generation %} marker (assistant-token masks) renders its body.
+  EXPECT_EQ(render("a{% generation %}b{{ 1 }}{% endgeneration %}c"), "ab1c");
 }
 
 TEST(Jinja, SyntaxErrorsNameLineAndColumn) {
@@ -71,12 +73,13 @@ TEST(Jinja, RuntimeErrorsNameLineAndColumn) {
   EXPECT_EQ(e.column, 10u);
   EXPECT_STREQ(e.what(), "t.jinja:2:10: no filter named 'nosuchfilter'");
 
-  const Value raise(std::make_shared<const Function>(Function{
-      "raise_exception", [](Interpreter&, CallArgs& args) -> Value {
-        fail_value("raise_exception: {}", to_str(args.positional.at(0)));
-      }}));
-  e = error_of<TemplateRuntimeError>("{% if true %}\n{{ raise_exception('Roles must alternate') }}{% endif %}",
-                                     {{"raise_exception", raise}});
+  const Value raise(std::make_shared<const Function>(
+      Function{"raise_exception", [](Interpreter&, CallArgs& args) -> Value {
+                 fail_value("raise_exception: {}", to_str(args.positional.at(0)));
+               }}));
+  e = error_of<TemplateRuntimeError>(
+      "{% if true %}\n{{ raise_exception('Roles must alternate') }}{% endif %}",
+      {{"raise_exception", raise}});
   EXPECT_STREQ(e.what(), "t.jinja:2:19: raise_exception: Roles must alternate");
 
   e = error_of<TemplateRuntimeError>("{{ x is nosuchtest }}");
@@ -94,8 +97,8 @@ TEST(Jinja, LimitsStopHostileTemplates) {
   small.max_output_bytes = 1000;
   small.max_steps = 10000;
   small.max_call_depth = 20;
-  auto e = error_of<TemplateRuntimeError>("{% for i in range(500) %}xxxxxxxxxx{% endfor %}", {},
-                                          small);
+  auto e =
+      error_of<TemplateRuntimeError>("{% for i in range(500) %}xxxxxxxxxx{% endfor %}", {}, small);
   EXPECT_NE(std::string(e.what()).find("limit"), std::string::npos) << e.what();
   e = error_of<TemplateRuntimeError>(
       "{% for i in range(1000) %}{% for j in range(1000) %}{% endfor %}{% endfor %}", {}, small);
@@ -136,13 +139,17 @@ TEST(Jinja, LimitsStopHostileTemplates) {
 TEST(Jinja, MalformedTemplatesNeverCrash) {
   // Random fragments of template syntax: every one either renders or throws hh::Error.
   const std::vector<std::string> pieces = {
-      "{{", "}}", "{%", "%}", "{#", "#}", "-", "+", "if", "for", "x", "in", "endif", "endfor",
-      "else", "elif", "set", "=", "(", ")", "[", "]", "{", "}", "'", "\"", "|", "length", "is",
-      "defined", ".", ",", ":", "1", "2.5", "loop", "macro", "endmacro", "not", "and", "~",
-      "*", "**", "/", "//", "%", "\n", " ", "\xff", "\xc3", "raw", "endraw", "ns", "namespace",
-      "break", "continue", "call", "caller", "filter", "tojson", "items", "[::-1]", "\\"};
+      "{{",   "}}",     "{%",     "%}",     "{#",    "#}",        "-",     "+",
+      "if",   "for",    "x",      "in",     "endif", "endfor",    "else",  "elif",
+      "set",  "=",      "(",      ")",      "[",     "]",         "{",     "}",
+      "'",    "\"",     "|",      "length", "is",    "defined",   ".",     ",",
+      ":",    "1",      "2.5",    "loop",   "macro", "endmacro",  "not",   "and",
+      "~",    "*",      "**",     "/",      "//",    "%",         "\n",    " ",
+      "\xff", "\xc3",   "raw",    "endraw", "ns",    "namespace", "break", "continue",
+      "call", "caller", "filter", "tojson", "items", "[::-1]",    "\\"};
   std::mt19937 rng(42);
-  const Variables vars = {{"x", Value::from_json(nlohmann::ordered_json::parse(R"([1,"a",{"b":null}])"))}};
+  const Variables vars = {
+      {"x", Value::from_json(nlohmann::ordered_json::parse(R"([1,"a",{"b":null}])"))}};
   RenderLimits limits;
   limits.max_steps = 100000;
   limits.max_output_bytes = 1 << 20;
@@ -165,7 +172,9 @@ TEST(Jinja, InvalidUtf8AndNulPassThrough) {
   EXPECT_EQ(render("{{ s }}|{{ s | length }}|{{ s[1] == s[1:2] }}", {{"s", Value(bytes)}}),
             bytes + "|5|True");
   EXPECT_EQ(render(std::string("x\0y", 3)), std::string("x\0y", 3));
-  EXPECT_EQ(render("{{ s[::-1] }}", {{"s", Value(bytes)}}), std::string("b\0\xfe\xff" "a", 5));
+  EXPECT_EQ(render("{{ s[::-1] }}", {{"s", Value(bytes)}}), std::string("b\0\xfe\xff"
+                                                                        "a",
+                                                                        5));
   EXPECT_EQ(render("{{ s | tojson }}", {{"s", Value(std::string("\0", 1))}}), "\"\\u0000\"");
 }
 
@@ -187,8 +196,8 @@ TEST(JinjaValue, PrintsLikePython) {
 }
 
 TEST(JinjaValue, JsonMatchesPythonDumps) {
-  const auto v = Value::from_json(nlohmann::ordered_json::parse(
-      R"({"b": [1, 2.0, "é\u0007", null, true], "a": {}, "c": []})"));
+  const auto v = Value::from_json(
+      nlohmann::ordered_json::parse(R"({"b": [1, 2.0, "é\u0007", null, true], "a": {}, "c": []})"));
   JsonOptions o;
   EXPECT_EQ(to_json(v, o), "{\"b\": [1, 2.0, \"é\\u0007\", null, true], \"a\": {}, \"c\": []}");
   o.sort_keys = true;

@@ -4,6 +4,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
+#include <utf8proc.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -25,11 +26,19 @@ using testing::HasSubstr;
 
 // Qwen's pre-tokenizer as tokenizer.json writes it.
 Json qwen_pre_tokenizer() {
-  return Json::parse(R"({"type": "Sequence", "pretokenizers": [
-    {"type": "Split", "pattern": {"Regex":
-      "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"},
-     "behavior": "Isolated", "invert": false},
-    {"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": false, "use_regex": false}]})");
+  const std::string pattern =
+      R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|)"
+      R"(\s*[\r\n]+|\s+(?!\S)|\s+)";
+  return Json{{"type", "Sequence"},
+              {"pretokenizers",
+               {{{"type", "Split"},
+                 {"pattern", {{"Regex", pattern}}},
+                 {"behavior", "Isolated"},
+                 {"invert", false}},
+                {{"type", "ByteLevel"},
+                 {"add_prefix_space", false},
+                 {"trim_offsets", false},
+                 {"use_regex", false}}}}};
 }
 
 // A byte-level BPE tokenizer.json: ids 0..255 are the byte tokens in byte order, then one id per
@@ -56,9 +65,8 @@ Json tiny_tokenizer(const std::vector<std::pair<std::string, std::string>>& merg
 }
 
 Json added_token(int id, const std::string& content, bool special) {
-  return Json{{"id", id},          {"content", content}, {"single_word", false},
-              {"lstrip", false},   {"rstrip", false},    {"normalized", false},
-              {"special", special}};
+  return Json{{"id", id},        {"content", content},  {"single_word", false}, {"lstrip", false},
+              {"rstrip", false}, {"normalized", false}, {"special", special}};
 }
 
 Tokenizer load(const Json& j) { return Tokenizer::from_json(j.dump(), "test.json"); }
@@ -106,8 +114,14 @@ TEST(Utf8, IncompleteSuffixOnlyCountsCompletableBytes) {
 }
 
 TEST(Utf8, MakeValidReplacesMaximalSubparts) {
-  EXPECT_EQ(utf8_make_valid("a\xFF" "b"), "a\xEF\xBF\xBD" "b");
-  EXPECT_EQ(utf8_make_valid("a\xE4\xBD" "b"), "a\xEF\xBF\xBD" "b");  // one U+FFFD for two bytes
+  EXPECT_EQ(utf8_make_valid("a\xFF"
+                            "b"),
+            "a\xEF\xBF\xBD"
+            "b");
+  EXPECT_EQ(utf8_make_valid("a\xE4\xBD"
+                            "b"),
+            "a\xEF\xBF\xBD"
+            "b");  // one U+FFFD for two bytes
   EXPECT_EQ(utf8_make_valid("\xED\xA0\x80"), "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");
   EXPECT_EQ(utf8_make_valid("ok \xE2\x82\xAC"), "ok \xE2\x82\xAC");
 }
@@ -127,7 +141,7 @@ TEST(ByteLevel, MapsEveryByteToADistinctPrintableCharacter) {
     EXPECT_TRUE(seen.insert(c).second) << b;
     EXPECT_EQ(byte_level_byte(c), b);
   }
-  EXPECT_EQ(byte_level_char(' '), U'\u0120');  // "Ġ"
+  EXPECT_EQ(byte_level_char(' '), U'\u0120');   // "Ġ"
   EXPECT_EQ(byte_level_char('\n'), U'\u010A');  // "Ċ"
   EXPECT_EQ(byte_level_char('a'), U'a');
   EXPECT_EQ(byte_level_char(0xAD), U'\u0143');  // soft hyphen: the last unprintable byte
@@ -150,6 +164,39 @@ TEST(Normalizer, ComposesToNfcAndKeepsNulBytes) {
   EXPECT_EQ(out, std::string("caf\xC3\xA9\0x", 7));
   ASSERT_TRUE(n.apply("\xE2\x84\xAB", out));  // U+212B ANGSTROM SIGN -> U+00C5
   EXPECT_EQ(out, "\xC3\x85");
+}
+
+// The normaliser works segment by segment; the result must equal utf8proc on the whole text.
+TEST(Normalizer, SegmentedNfcEqualsWholeTextNfc) {
+  // Starters, combining marks in both orders, singletons, Hangul jamo, Indic two-part vowels,
+  // and characters that pass through untouched.
+  const std::vector<char32_t> alphabet = {
+      'a',    'e',    'A',    ' ',    0xE9,   0x300,  0x301,  0x316,  0x323,  0x308,  0x304,
+      0x212B, 0x2126, 0x1100, 0x1161, 0x11A8, 0xAC00, 0xAC01, 0x0B47, 0x0B3E, 0x0B57, 0x0BC6,
+      0x0BBE, 0x0CC6, 0x0CD5, 0x09C7, 0x09BE, 0x1B05, 0x1B35, 0x3099, 0x304B, 0x4E00, 0x1F600,
+      0x2014, 0x0627, 0x0653, 0x1E0D, 0x0307, 0x1FBE, 0x0344, 0x0F73, 0x0958};
+  Normalizer n;
+  n.add(NormalForm::NFC);
+  uint64_t x = 7;
+  for (int round = 0; round < 3000; ++round) {
+    std::string text;
+    const int length = 1 + static_cast<int>(round % 12);
+    for (int i = 0; i < length; ++i) {
+      x = x * 6364136223846793005ull + 1442695040888963407ull;
+      append_utf8(text, alphabet[(x >> 33) % alphabet.size()]);
+    }
+    utf8proc_uint8_t* whole = nullptr;
+    const auto len =
+        utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(text.data()),
+                     static_cast<utf8proc_ssize_t>(text.size()), &whole,
+                     static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_COMPOSE));
+    ASSERT_GE(len, 0);
+    const std::string expected(reinterpret_cast<const char*>(whole), static_cast<size_t>(len));
+    std::free(whole);
+    std::string out = text;
+    n.apply(text, out);
+    ASSERT_EQ(out, expected) << quote_bytes(text);
+  }
 }
 
 std::vector<std::string> split_with(const PreTokenizer& pre, std::string_view text) {
@@ -175,7 +222,8 @@ TEST(PreTokenizer, SplitBehaviorsMatchTokenizers) {
               ElementsAre("the-", "final-", "-", "countdown"));
   EXPECT_THAT(split(SplitBehavior::MergedWithNext),
               ElementsAre("the", "-final", "-", "-countdown"));
-  EXPECT_THAT(split(SplitBehavior::Contiguous), ElementsAre("the", "-", "final", "--", "countdown"));
+  EXPECT_THAT(split(SplitBehavior::Contiguous),
+              ElementsAre("the", "-", "final", "--", "countdown"));
   EXPECT_THAT(split(SplitBehavior::Removed, true), ElementsAre("-", "-", "-"));
 }
 
@@ -203,9 +251,9 @@ TEST(PreTokenizer, QwenPatternSplitsDigitsContractionsAndSpaces) {
 }
 
 TEST(PreTokenizer, GgufPresetsCompileAndSplitNumbersTheirWay) {
-  for (const char* name : {"qwen2", "llama-bpe", "gpt-2", "deepseek-llm", "deepseek-coder",
-                           "deepseek-v3", "falcon", "starcoder", "tekken", "gpt-4o", "bloom",
-                           "viking", "chatglm-bpe", "default"}) {
+  for (const char* name :
+       {"qwen2", "llama-bpe", "gpt-2", "deepseek-llm", "deepseek-coder", "deepseek-v3", "falcon",
+        "starcoder", "tekken", "gpt-4o", "bloom", "viking", "chatglm-bpe", "default"}) {
     SCOPED_TRACE(name);
     const GgufPreset preset = gguf_pre_tokenizer(name, "tokenizer.ggml.pre");
     std::string joined;
@@ -277,10 +325,9 @@ TEST(Bpe, LongWordsAndRunsStayFast) {
 
 Tokenizer with_added_tokens() {
   Json j = tiny_tokenizer({{"i", "m"}});
-  j["added_tokens"] = Json::array({added_token(1000, "<|im_start|>", true),
-                                   added_token(1001, "<|im_end|>", true),
-                                   added_token(1002, "<think>", false),
-                                   added_token(1003, "<|im", true)});
+  j["added_tokens"] =
+      Json::array({added_token(1000, "<|im_start|>", true), added_token(1001, "<|im_end|>", true),
+                   added_token(1002, "<think>", false), added_token(1003, "<|im", true)});
   return load(j);
 }
 
@@ -358,8 +405,8 @@ TEST(StreamDecoder, NeverSplitsACharacter) {
   std::vector<std::string> outputs;
   for (const TokenId id : t.encode(text)) outputs.push_back(stream.feed(id));
   outputs.push_back(stream.flush());
-  EXPECT_THAT(outputs, ElementsAre("", "", "\xE2\x82\xAC", " ", "", "", "", "\xF0\x9F\x98\x80",
-                                   " ", "x", ""));
+  EXPECT_THAT(outputs, ElementsAre("", "", "\xE2\x82\xAC", " ", "", "", "", "\xF0\x9F\x98\x80", " ",
+                                   "x", ""));
 }
 
 TEST(StreamDecoder, BadBytesBecomeReplacementCharacters) {
@@ -367,7 +414,9 @@ TEST(StreamDecoder, BadBytesBecomeReplacementCharacters) {
   TokenStreamDecoder stream(t);
   EXPECT_EQ(stream.feed(0xFF), "\xEF\xBF\xBD");
   EXPECT_EQ(stream.feed(0xE2), "");
-  EXPECT_EQ(stream.feed('a'), "\xEF\xBF\xBD" "a");  // the cut character can no longer finish
+  EXPECT_EQ(stream.feed('a'),
+            "\xEF\xBF\xBD"
+            "a");  // the cut character can no longer finish
   EXPECT_EQ(stream.feed(0xF0), "");
   EXPECT_EQ(stream.feed(0x9F), "");
   EXPECT_EQ(stream.flush(), "\xEF\xBF\xBD");
@@ -457,9 +506,8 @@ TEST(BadTokenizerJson, UnsupportedParts) {
   j["pre_tokenizer"]["pretokenizers"][0]["pattern"]["Regex"] = "(unclosed";
   EXPECT_THAT(load_error(j.dump()), HasSubstr("pre_tokenizer.pretokenizers[0].pattern"));
   j = tiny_tokenizer({});
-  j["pre_tokenizer"] = Json{{"type", "Split"},
-                            {"pattern", {{"String", " "}}},
-                            {"behavior", "Isolated"}};
+  j["pre_tokenizer"] =
+      Json{{"type", "Split"}, {"pattern", {{"String", " "}}}, {"behavior", "Isolated"}};
   EXPECT_THAT(load_error(j.dump()), HasSubstr("has no ByteLevel step"));
   j = tiny_tokenizer({});
   j["normalizer"] = Json{{"type", "Lowercase"}};

@@ -6,7 +6,9 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <random>
+#include <vector>
 
 #include "values/text_format.h"
 #include "values/value_reader.h"
@@ -199,14 +201,18 @@ TEST_F(BinaryFile, WritesAtomicallyAndReadsInParallelChunks) {
   {
     AtomicFileSink sink(path);
     write_binary(sink, small);
-    write_binary(sink, big);
+    // Unpadded, its data starts at byte 18 + 23 = 41: not f32-aligned, so it is read (in
+    // parallel chunks) rather than mapped.
+    write_binary(sink, big, /*align=*/false);
     EXPECT_FALSE(std::filesystem::exists(path));
     sink.commit();
   }
   EXPECT_FALSE(std::filesystem::exists(path + ".tmp"));
   ValueReader reader = ValueReader::open(path);
   EXPECT_TRUE(same(reader.read(), small));
-  EXPECT_TRUE(same(reader.read(), big));
+  const Array read_big = reader.read();
+  EXPECT_TRUE(same(read_big, big));
+  EXPECT_EQ(read_big.space(), MemorySpace::Host);
   EXPECT_TRUE(reader.at_end());
 
   // An abandoned write leaves neither the file nor its temporary behind.
@@ -237,6 +243,166 @@ TEST_F(BinaryFile, TruncatedFileNamesFileValueAndOffset) {
   }
   EXPECT_THROW(ValueReader::open((dir_ / "none").string()), SystemError);
   EXPECT_THROW(ValueReader::open(dir_.string()), UsageError);  // a directory
+}
+
+std::string file_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+int64_t mapped_in_use() {
+  const auto m = memory_in_use();
+  const auto it = m.find("mapped");
+  return it == m.end() ? 0 : it->second;
+}
+
+// Values of several ranks and element sizes, one big enough to span many pages.
+std::vector<Array> mixed_values() {
+  return {random_array(ElemType::I8, {3}, 1),
+          random_array(ElemType::F32, {300, 257}, 2),
+          parse_text_value("true"),
+          random_array(ElemType::U16, {2, 3, 5}, 3),
+          random_array(ElemType::F64, {}, 4),
+          Array::allocate(ElemType::F32, {0, 4}),
+          random_array(ElemType::BF16, {4097}, 5)};
+}
+
+TEST_F(BinaryFile, PaddedValuesStartTheirDataOn64ByteBoundaries) {
+  const std::string path = (dir_ / "padded.bin").string();
+  const auto values = mixed_values();
+  {
+    AtomicFileSink sink(path);
+    for (const auto& v : values) write_binary(sink, v);
+    sink.commit();
+  }
+  const std::string bytes = file_bytes(path);
+  ValueReader skipper = ValueReader::open(path);
+  uint64_t end = 0;
+  for (const auto& v : values) {
+    const ValueInfo info = skipper.skip();
+    const uint64_t data = info.offset + binary_header_bytes(v.rank());
+    EXPECT_EQ(data % kBinaryDataAlignment, 0u) << info.index;
+    // Only spaces between one value and the next.
+    EXPECT_EQ(bytes.substr(end, info.offset - end), std::string(info.offset - end, ' '));
+    EXPECT_LT(info.offset - end, kBinaryDataAlignment);
+    end = data + info.bytes;
+  }
+  EXPECT_EQ(end, bytes.size());
+
+  // Read back: equal values, the non-empty ones viewing the file's mapping.
+  ValueReader reader = ValueReader::open(path);
+  for (const auto& v : values) {
+    const Array a = reader.read();
+    EXPECT_TRUE(same(a, v)) << a.type_name();
+    EXPECT_EQ(a.space(), a.bytes() > 0 ? MemorySpace::Mapped : MemorySpace::Host);
+  }
+  EXPECT_TRUE(reader.at_end());
+
+  // In a string the padding is relative to its start; to_binary stays unpadded.
+  std::string out = "x";
+  StringSink sink(out);
+  write_binary(sink, values[1]);
+  EXPECT_EQ(out.size(), 64 + values[1].bytes());
+  EXPECT_EQ(out.substr(0, 64 - 23), "x" + std::string(64 - 23 - 1, ' '));
+  EXPECT_EQ(to_binary(values[1]).size(), 23 + values[1].bytes());
+}
+
+TEST_F(BinaryFile, UnpaddedFilesStillReadAndMisalignedDataIsCopied) {
+  const std::string path = (dir_ / "plain.bin").string();
+  const Array small = random_array(ElemType::I8, {3}, 6);
+  const Array f = random_array(ElemType::F32, {1000}, 7);  // data at byte 12 + 18 + 15 = 45
+  const Array u = random_array(ElemType::U8, {5000}, 8);
+  std::ofstream(path, std::ios::binary)
+      << "-- futhark!\n" + to_binary(small) + to_binary(f) + to_binary(u) + "\n";
+  ValueReader reader = ValueReader::open(path);
+  const Array a = reader.read(), b = reader.read(), c = reader.read();
+  EXPECT_TRUE(reader.at_end());
+  EXPECT_TRUE(same(a, small));
+  EXPECT_TRUE(same(b, f));
+  EXPECT_TRUE(same(c, u));
+  EXPECT_EQ(b.space(), MemorySpace::Host);    // misaligned for f32: read into host memory
+  EXPECT_EQ(c.space(), MemorySpace::Mapped);  // bytes are always aligned
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(b.raw()) % 4, 0u);
+}
+
+TEST_F(BinaryFile, RestoredArraysAreWritableWithoutChangingTheFile) {
+  const std::string path = (dir_ / "cow.bin").string();
+  const Array big = random_array(ElemType::F32, {64, 1024}, 9);
+  const Array other = random_array(ElemType::I32, {100}, 10);
+  {
+    AtomicFileSink sink(path);
+    write_binary(sink, big);
+    write_binary(sink, other);
+    sink.commit();
+  }
+  const std::string before = file_bytes(path);
+  const int64_t mapped_before = mapped_in_use();
+  {
+    ValueReader reader = ValueReader::open(path);
+    Array a = reader.read();
+    Array b = reader.read();
+    // One mapping of the whole file, counted once; each value has a storage of its own.
+    EXPECT_EQ(mapped_in_use() - mapped_before, static_cast<int64_t>(before.size()));
+    EXPECT_NE(a.storage(), b.storage());
+    EXPECT_EQ(a.storage().use_count(), 1);
+    ASSERT_TRUE(a.storage()->writable());
+    std::memset(a.raw(), 0x5a, a.bytes());
+    EXPECT_EQ(a.data<uint8_t>()[a.bytes() - 1], 0x5a);
+    EXPECT_TRUE(same(b, other));  // the neighbour is untouched
+    EXPECT_EQ(file_bytes(path), before);
+
+    // Replacing or deleting the file (store renames a new file into place) leaves the values.
+    {
+      AtomicFileSink sink(path);
+      write_binary(sink, other);
+      sink.commit();
+    }
+    std::filesystem::remove(path);
+    EXPECT_TRUE(same(b, other));
+    EXPECT_EQ(a.data<uint8_t>()[0], 0x5a);
+    // Freeing a written value keeps the other valid (its pages are dropped, not the mapping).
+    a = Array();
+    EXPECT_TRUE(same(b, other));
+  }
+  EXPECT_EQ(mapped_in_use(), mapped_before);
+}
+
+TEST_F(BinaryFile, TruncatedPaddedFileNamesValueAndOffset) {
+  const std::string path = (dir_ / "cut.bin").string();
+  {
+    AtomicFileSink sink(path);
+    write_binary(sink, parse_text_value("7i64"));
+    write_binary(sink, random_array(ElemType::F32, {100}, 11));
+    sink.commit();
+  }
+  // i64 scalar: 57 spaces + 7 header + 8 data = 72; then 41 spaces, the f32 header at 113, its
+  // data at 128.
+  const std::string bytes = file_bytes(path);
+  ASSERT_EQ(bytes.size(), 128u + 400u);
+  std::ofstream(path, std::ios::binary) << bytes.substr(0, bytes.size() - 10);
+  ValueReader reader = ValueReader::open(path);
+  EXPECT_EQ(reader.read().scalar_value<int64_t>(), 7);
+  try {
+    reader.read();
+    FAIL();
+  } catch (const FormatError& e) {
+    EXPECT_EQ(std::string(e.what()),
+              path +
+                  ": value 1 at byte 113: array [100]f32 needs 400 bytes of data but only 390 "
+                  "remain (truncated or corrupt)");
+  }
+  // Cut inside the padding: the value is missing altogether.
+  const std::string short_path = (dir_ / "short.bin").string();
+  std::ofstream(short_path, std::ios::binary) << bytes.substr(0, 100);
+  ValueReader short_reader = ValueReader::open(short_path);
+  short_reader.read();
+  try {
+    short_reader.read();
+    FAIL();
+  } catch (const FormatError& e) {
+    EXPECT_EQ(std::string(e.what()),
+              short_path + ": value 1 at byte 100: expected a value, found the end of the file");
+  }
 }
 
 }  // namespace
