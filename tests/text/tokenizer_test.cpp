@@ -533,7 +533,7 @@ TEST(BadTokenizerJson, ModelPathErrors) {
 
 // ---- GGUF metadata ----
 
-class GgufTokenizer : public testing::Test {
+class GgufTokenizerFile : public testing::Test {
  protected:
   void TearDown() override { std::filesystem::remove(path_); }
 
@@ -591,7 +591,7 @@ class GgufTokenizer : public testing::Test {
                           .string();
 };
 
-TEST_F(GgufTokenizer, LoadsTokensMergesAndSpecialIds) {
+TEST_F(GgufTokenizerFile, LoadsTokensMergesAndSpecialIds) {
   write({});
   const Tokenizer t = Tokenizer::from_gguf_file(path_);
   EXPECT_EQ(t.vocab_size(), 258u);
@@ -601,12 +601,12 @@ TEST_F(GgufTokenizer, LoadsTokensMergesAndSpecialIds) {
   EXPECT_EQ(t.kind(257), TokenKind::Special);
 }
 
-TEST_F(GgufTokenizer, UnknownPreNameNamesTheField) {
+TEST_F(GgufTokenizerFile, UnknownPreNameNamesTheField) {
   write({{"tokenizer.ggml.pre", gguf_string("mystery-bpe")}});
   EXPECT_THAT(error(), HasSubstr("tokenizer.ggml.pre: unknown pre-tokenizer 'mystery-bpe'"));
 }
 
-TEST_F(GgufTokenizer, OtherBadMetadata) {
+TEST_F(GgufTokenizerFile, OtherBadMetadata) {
   write({{"tokenizer.ggml.model", gguf_string("llama")}});
   EXPECT_THAT(error(), HasSubstr("tokenizer.ggml.model is 'llama'"));
   write({{"tokenizer.ggml.merges", gguf_string_array({"a b", "ab zz"})}});
