@@ -13,6 +13,11 @@
 // regex never sees the bad bytes); every invalid byte becomes the token of that one byte. Since
 // decoding maps tokens back to their exact bytes, decode(encode(x)) == x for every x that is
 // already in the normaliser's form (NFC for Qwen), invalid bytes and NUL bytes included.
+//
+// encode/decode are const and may run on several threads at once (the BPE word cache has its
+// own lock). No BOS/EOS is added: chat templates write those. Not supported, with an error
+// naming the field when met: SentencePiece-style models, byte fallback, BPE dropout,
+// normalisers other than the Unicode normal forms.
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -59,7 +64,8 @@ class Tokenizer {
   ~Tokenizer();
 
   // parse_special: whether special tokens written in the text (<|im_end|>) become their ids;
-  // when off they are tokenised as plain text (tokenizers' encode_special_tokens).
+  // when off they are tokenised as plain text (tokenizers' encode_special_tokens). Any bytes
+  // are accepted; the only error is a tokenizer.json pattern exceeding PCRE2's match limit.
   std::vector<TokenId> encode(std::string_view text, bool parse_special = true) const;
   void encode_append(std::string_view text, bool parse_special, std::vector<TokenId>& out) const;
 
