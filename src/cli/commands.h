@@ -9,6 +9,7 @@ namespace hh::cli {
 
 using Args = std::vector<std::string>;  // argv without the program and subcommand names
 
+int run_chat(const Args& args);
 int run_server(const Args& args);
 int run_make_model(const Args& args);
 int run_bench(const Args& args);

@@ -15,6 +15,7 @@ struct Command {
 };
 
 constexpr Command kCommands[] = {
+    {"chat", hh::cli::run_chat, "chat with a Qwen3 model (default: ggml-org/Qwen3-0.6B-GGUF)"},
     {"server", hh::cli::run_server, "serve the engine over the Futhark server protocol"},
     {"make-model", hh::cli::run_make_model, "write a GGUF Qwen3 model with random weights"},
     {"bench", hh::cli::run_bench, "benchmark entry points on the datasets of spec files"},
