@@ -58,9 +58,8 @@ void CpuOps::matmul(const float* x, int64_t T, const Array& w, float* y) {
 void CpuOps::matmul_view(const float* x, int64_t T, const MatView& w, float* y) {
   const int64_t R = w.rows, K = w.cols;
   if (T < kBlasMinTokens) {
-    // Each thread takes one contiguous band of rows, so it streams its part of the matrix once.
-    // Bands start at multiples of 4 rows, the kernel's row block, so every row is summed the
-    // same way whatever the thread count.
+    // Each thread takes one contiguous band of rows, so it streams its part of the matrix once,
+    // front to back. Every row is summed on its own, so results do not depend on the thread count.
 #pragma omp parallel num_threads(threads_)
     {
       const int64_t nt = omp_get_num_threads(), id = omp_get_thread_num();
