@@ -23,10 +23,6 @@ namespace {
 
 constexpr int64_t kQ8Block = 32;       // elements per Q8_0 block
 constexpr int64_t kQ8BlockBytes = 34;  // f16 scale + 32 int8
-// Elements per parallel work item, and per pass through the f32 staging buffer (both whole
-// Q8_0 blocks).
-constexpr int64_t kChunk = int64_t{1} << 16;
-constexpr int64_t kBlock = 1024;
 
 // F16C, AVX and the OS saving YMM state (XCR0 bits 1 and 2), from CPUID.
 bool cpu_has_f16c() {
@@ -140,18 +136,11 @@ void convert_elements(GgmlType src_type, const std::byte* src, ElemType dst_type
   if (!is_model_dtype(dst_type)) {
     fail_usage("cannot convert model tensors to {}", elem_name(dst_type));
   }
-  const size_t out_size = elem_size(dst_type);
-  const int64_t chunks = (count + kChunk - 1) / kChunk;
-#pragma omp parallel for schedule(static) if (chunks > 1)
-  for (int64_t c = 0; c < chunks; ++c) {
-    float staging[kBlock];  // (kBlock) f32: one block on its way to the output type
-    const int64_t end = std::min(count, (c + 1) * kChunk);
-    for (int64_t i = c * kChunk; i < end; i += kBlock) {
-      const int64_t n = std::min(kBlock, end - i);
-      decode(src_type, src, i, n, staging);
-      encode_f32(staging, n, dst_type, dst + static_cast<size_t>(i) * out_size);
-    }
-  }
+  // The staging blocks are whole Q8_0 blocks, so decode never splits one.
+  static_assert(kEncodeChunk % kQ8Block == 0 && kEncodeBlock % kQ8Block == 0);
+  encode_blocks(dst_type, dst, count, [&](int64_t first, int64_t n, float* out) {
+    decode(src_type, src, first, n, out);
+  });
 }
 
 Array stored_to_array(const StoredTensor& t, ElemType dtype) {
@@ -173,6 +162,20 @@ Array stored_to_array(const StoredTensor& t, ElemType dtype) {
   }
   Array out = Array::allocate(dtype, t.shape, false);
   convert_elements(t.type, src, dtype, out.raw(), count);
+  return out;
+}
+
+Array convert_array(const Array& value, ElemType dtype) {
+  if (!is_model_dtype(value.type()) || !is_model_dtype(dtype)) {
+    fail_usage("cannot convert {} to {}: only f32, f16 and bf16 convert", value.type_name(),
+               elem_name(dtype));
+  }
+  if (value.type() == dtype) return value;
+  if (value.space() == MemorySpace::Device) {
+    fail_usage("cannot convert a {} array held in device memory", value.type_name());
+  }
+  Array out = Array::allocate(dtype, value.shape(), /*zero=*/false);
+  convert_elements(ggml_type_of(value.type()), value.raw(), dtype, out.raw(), value.count());
   return out;
 }
 

@@ -251,6 +251,19 @@ const char* ggml_type_name(GgmlType type) {
   return "unknown";
 }
 
+GgmlType ggml_type_of(ElemType type) {
+  switch (type) {
+    case ElemType::F32:
+      return GgmlType::F32;
+    case ElemType::F16:
+      return GgmlType::F16;
+    case ElemType::BF16:
+      return GgmlType::BF16;
+    default:
+      fail_usage("{} is not a model dtype (f32, f16, bf16)", elem_name(type));
+  }
+}
+
 uint64_t ggml_tensor_bytes(GgmlType type, const std::vector<int64_t>& dims) {
   uint64_t n = 1;
   for (int64_t d : dims) {

@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "values/elem_type.h"
 #include "values/storage.h"
 
 namespace hh {
@@ -25,6 +26,8 @@ enum class GgmlType : uint32_t { F32 = 0, F16 = 1, Q8_0 = 8, BF16 = 30 };
 
 // "F32", "F16", "Q8_0", "BF16".
 const char* ggml_type_name(GgmlType type);
+// The ggml type that stores a model dtype (f32, f16, bf16) as is; UsageError for other types.
+GgmlType ggml_type_of(ElemType type);
 // Bytes of a tensor of `type` with GGUF dims (fastest first); FormatError when the element count
 // overflows or (Q8_0) dims[0] is not a multiple of the 32-element block.
 uint64_t ggml_tensor_bytes(GgmlType type, const std::vector<int64_t>& dims);

@@ -1,31 +1,18 @@
 #include "model/gguf_tokenizer.h"
 
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
-#include <sstream>
 
 #include "util/error.h"
+#include "util/json_file.h"
 
 namespace hh {
 namespace {
 
 // llama.cpp's token types.
 constexpr int32_t kNormal = 1, kControl = 3, kUserDefined = 4, kUnused = 5;
-
-nlohmann::json read_json(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail_errno("cannot open '" + path + "'");
-  std::ostringstream text;
-  text << in.rdbuf();
-  try {
-    return nlohmann::json::parse(text.str());
-  } catch (const nlohmann::json::exception& e) {
-    fail_format("{}: bad JSON: {}", path, e.what());
-  }
-}
 
 // The converter's heuristic for added tokens not flagged special.
 bool looks_special(const std::string& t) {
@@ -54,7 +41,7 @@ int64_t token_id(const nlohmann::json& id, const std::string& path, const std::s
 
 std::vector<std::pair<std::string, GgufValue>> gguf_tokenizer_metadata(
     const std::string& tokenizer_json, int64_t vocab_size) {
-  const nlohmann::json tj = read_json(tokenizer_json);
+  const nlohmann::json tj = read_json_file(tokenizer_json);
   if (!tj.is_object() || !tj.contains("model") || !tj["model"].is_object()) {
     fail_format("{}: no 'model' object", tokenizer_json);
   }
@@ -148,7 +135,7 @@ std::vector<std::pair<std::string, GgufValue>> gguf_tokenizer_metadata(
   const auto config_path =
       std::filesystem::path(tokenizer_json).parent_path() / "tokenizer_config.json";
   if (std::filesystem::is_regular_file(config_path)) {
-    config = read_json(config_path.string());
+    config = read_json_file(config_path.string());
     if (!config.is_object()) fail_format("{}: expected a JSON object", config_path.string());
   }
 

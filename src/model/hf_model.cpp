@@ -1,29 +1,16 @@
 #include "model/hf_model.h"
 
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "util/error.h"
+#include "util/json_file.h"
 
 namespace hh {
 namespace {
 
 namespace fs = std::filesystem;
-
-nlohmann::json read_json(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail_errno("cannot open '" + path + "'");
-  std::ostringstream text;
-  text << in.rdbuf();
-  try {
-    return nlohmann::json::parse(text.str());
-  } catch (const nlohmann::json::exception& e) {
-    fail_format("{}: bad JSON: {}", path, e.what());
-  }
-}
 
 int64_t positive_int(const nlohmann::json& config, const char* key, const std::string& path) {
   if (!config.contains(key)) fail_format("{}: '{}' is missing", path, key);
@@ -46,7 +33,7 @@ double number_or(const nlohmann::json& config, const char* key, double fallback,
 }  // namespace
 
 ModelConfig read_hf_config(const std::string& path) {
-  const nlohmann::json config = read_json(path);
+  const nlohmann::json config = read_json_file(path);
   if (!config.is_object()) fail_format("{}: expected a JSON object", path);
   const auto model_type = config.value("model_type", nlohmann::json());
   if (model_type != "qwen3") {
@@ -125,7 +112,7 @@ HfModel HfModel::open(const std::string& dir) {
   if (!fs::is_regular_file(index)) {
     fail_format("'{}' has neither model.safetensors nor model.safetensors.index.json", dir);
   }
-  const nlohmann::json j = read_json(index.string());
+  const nlohmann::json j = read_json_file(index.string());
   if (!j.is_object() || !j.contains("weight_map") || !j["weight_map"].is_object()) {
     fail_format("{}: no 'weight_map' object", index.string());
   }
@@ -167,9 +154,7 @@ std::optional<StoredTensor> HfModel::find(std::string_view name) const {
   s.name = t->name;
   s.file = file->path();
   s.shape = t->shape;
-  s.type = t->type == ElemType::F32   ? GgmlType::F32
-           : t->type == ElemType::F16 ? GgmlType::F16
-                                      : GgmlType::BF16;
+  s.type = ggml_type_of(t->type);
   s.storage = file->storage();
   s.offset = t->offset;
   s.bytes = t->bytes;

@@ -27,37 +27,13 @@ struct Planned {
 // out = offset + scale * noise, as `type`, computed in blocks of f32 then stored.
 void fill_tensor(std::byte* out, ElemType type, int64_t count, uint64_t key, float scale,
                  float offset) {
-  constexpr int64_t kChunk = int64_t{1} << 16;  // per parallel work item
-  constexpr int64_t kBlock = 1024;              // per staging pass
-  const size_t out_size = elem_size(type);
-  const int64_t chunks = (count + kChunk - 1) / kChunk;
-#pragma omp parallel for schedule(static) if (chunks > 1)
-  for (int64_t c = 0; c < chunks; ++c) {
-    float staging[kBlock];  // (kBlock) f32: one block on its way to the output type
-    const int64_t end = std::min(count, (c + 1) * kChunk);
-    for (int64_t i = c * kChunk; i < end; i += kBlock) {
-      const int64_t n = std::min(kBlock, end - i);
-      for (int64_t j = 0; j < n; ++j) {
-        // Kept as two roundings (no FMA contraction) so every build writes the same file.
-        const float scaled = scale * random_normal(key, static_cast<uint64_t>(i + j));
-        staging[j] = scaled + offset;
-      }
-      encode_f32(staging, n, type, out + static_cast<size_t>(i) * out_size);
+  encode_blocks(type, out, count, [&](int64_t first, int64_t n, float* staging) {
+    for (int64_t j = 0; j < n; ++j) {
+      // Kept as two roundings (no FMA contraction) so every build writes the same file.
+      const float scaled = scale * random_normal(key, static_cast<uint64_t>(first + j));
+      staging[j] = scaled + offset;
     }
-  }
-}
-
-GgmlType ggml_of(ElemType type) {
-  switch (type) {
-    case ElemType::F32:
-      return GgmlType::F32;
-    case ElemType::F16:
-      return GgmlType::F16;
-    case ElemType::BF16:
-      return GgmlType::BF16;
-    default:
-      fail_usage("random model: {} is not a model dtype", elem_name(type));
-  }
+  });
 }
 
 // llama.cpp's LLAMA_FTYPE numbers: ALL_F32, MOSTLY_F16, MOSTLY_BF16.
@@ -108,7 +84,7 @@ float random_normal(uint64_t key, uint64_t index) {
 void add_random_qwen3(GgufWriter& w, const RandomModelOptions& o) {
   const ModelConfig& c = o.config;
   validate_config(c);
-  const GgmlType mat_type = ggml_of(o.dtype);
+  const GgmlType mat_type = ggml_type_of(o.dtype);
 
   w.add("general.architecture", gguf_string("qwen3"));
   w.add("general.type", gguf_string("model"));

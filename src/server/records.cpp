@@ -2,8 +2,8 @@
 
 #include <cstring>
 
+#include "model/convert.h"
 #include "values/binary_format.h"
-#include "values/convert.h"
 
 namespace hh::server {
 namespace {
@@ -125,7 +125,7 @@ Value restore_value(Backend& backend, const TypeTable& types, ValueReader& reade
         fail_format("{}: value {}: {} field {} must be a rank-{} f32, f16 or bf16 array, found {}",
                     reader.name(), field_index, type, field.name, want->rank, a.type_name());
       }
-      fields.push_back(Value::of_array(convert_float_array(a, types.dtype())));
+      fields.push_back(Value::of_array(convert_array(a, types.dtype())));
     } else {
       fields.push_back(restore_value(backend, types, reader, field.type));
     }
