@@ -547,7 +547,7 @@ Value f_wordcount(Interpreter&, const Value& v, CallArgs& args) {
     // \w: letters, digits, underscore (non-ASCII counts as a word character)
     const bool w = cp == '_' || (cp >= '0' && cp <= '9') ||
                    ((cp | 0x20) >= 'a' && (cp | 0x20) <= 'z') ||
-                   (cp >= 0x80 && !(cp & 0x80000000u) && !is_py_space(cp));
+                   (cp >= 0x80 && !(cp & kUtf8StrayByte) && !is_py_space(cp));
     if (w && !in_word) ++words;
     in_word = w;
     i = next;

@@ -445,15 +445,15 @@ class Lexer {
           out.push_back('\v');
           break;
         case 'x':
-          utf8_append(out, hex(2));
+          append_utf8(out, hex(2));
           break;
         case 'u':
-          utf8_append(out, hex(4));
+          append_utf8(out, hex(4));
           break;
         case 'U': {
           const uint32_t cp = hex(8);
           if (cp > 0x10FFFF) fail_at(q - 10, "illegal Unicode character");
-          utf8_append(out, cp);
+          append_utf8(out, cp);
           break;
         }
         case '0':
@@ -468,7 +468,7 @@ class Lexer {
           for (int i = 0; i < 2 && q < src_.size() && src_[q] >= '0' && src_[q] <= '7'; ++i) {
             v = v * 8 + static_cast<uint32_t>(src_[q++] - '0');
           }
-          utf8_append(out, v);
+          append_utf8(out, v);
           break;
         }
         case 'N':

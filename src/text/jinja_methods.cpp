@@ -22,7 +22,7 @@ std::vector<uint32_t> decode(std::string_view s) {
   return cps;
 }
 
-bool is_valid_cp(uint32_t cp) { return (cp & 0x80000000u) == 0; }
+bool is_valid_cp(uint32_t cp) { return (cp & kUtf8StrayByte) == 0; }
 
 uint32_t map_case(uint32_t cp, bool upper) {
   if (!is_valid_cp(cp)) return cp;
@@ -84,7 +84,7 @@ bool is_line_break(uint32_t cp) {
 std::string map_all(std::string_view s, bool upper) {
   std::string out;
   out.reserve(s.size());
-  for (uint32_t cp : decode(s)) utf8_append(out, map_case(cp, upper));
+  for (uint32_t cp : decode(s)) append_utf8(out, map_case(cp, upper));
   return out;
 }
 
@@ -426,7 +426,7 @@ std::string py_strip(std::string_view s, const std::optional<std::string>& chars
     while (e > b && strip_it(cps[e - 1])) --e;
   }
   std::string out;
-  for (size_t i = b; i < e; ++i) utf8_append(out, cps[i]);
+  for (size_t i = b; i < e; ++i) append_utf8(out, cps[i]);
   return out;
 }
 
@@ -440,13 +440,13 @@ std::string py_title(std::string_view s) {
   for (uint32_t cp : decode(s)) {
     const bool cased = is_cased_letter(cp);
     if (cased) {
-      utf8_append(out, prev_cased ? map_case(cp, false)
+      append_utf8(out, prev_cased ? map_case(cp, false)
                                   : (is_valid_cp(cp) && cp >= 0x80
                                          ? static_cast<uint32_t>(
                                                utf8proc_totitle(static_cast<utf8proc_int32_t>(cp)))
                                          : map_case(cp, true)));
     } else {
-      utf8_append(out, cp);
+      append_utf8(out, cp);
     }
     prev_cased = cased;
   }
@@ -458,9 +458,9 @@ std::string py_capitalize(std::string_view s) {
   bool first = true;
   for (uint32_t cp : decode(s)) {
     if (first && is_valid_cp(cp) && cp >= 0x80) {
-      utf8_append(out, static_cast<uint32_t>(utf8proc_totitle(static_cast<utf8proc_int32_t>(cp))));
+      append_utf8(out, static_cast<uint32_t>(utf8proc_totitle(static_cast<utf8proc_int32_t>(cp))));
     } else {
-      utf8_append(out, map_case(cp, first));
+      append_utf8(out, map_case(cp, first));
     }
     first = false;
   }

@@ -12,38 +12,14 @@ namespace hh::jinja {
 // UTF-8
 
 uint32_t utf8_decode(std::string_view s, size_t pos, size_t* next) {
-  const auto b0 = static_cast<unsigned char>(s[pos]);
-  auto cont = [&](size_t i) {
-    return i < s.size() && (static_cast<unsigned char>(s[i]) & 0xC0) == 0x80;
-  };
-  auto byte = [&](size_t i) { return static_cast<uint32_t>(static_cast<unsigned char>(s[i])); };
-  if (b0 < 0x80) {
-    *next = pos + 1;
-    return b0;
+  char32_t cp = 0;
+  const size_t len = utf8_sequence_at(s, pos, &cp);
+  if (len != 0) {
+    *next = pos + len;
+    return cp;
   }
-  if (b0 >= 0xC2 && b0 <= 0xDF && cont(pos + 1)) {
-    *next = pos + 2;
-    return ((b0 & 0x1Fu) << 6) | (byte(pos + 1) & 0x3F);
-  }
-  if (b0 >= 0xE0 && b0 <= 0xEF && cont(pos + 1) && cont(pos + 2)) {
-    const uint32_t cp =
-        ((b0 & 0x0Fu) << 12) | ((byte(pos + 1) & 0x3F) << 6) | (byte(pos + 2) & 0x3F);
-    if (cp >= 0x800 && (cp < 0xD800 || cp > 0xDFFF)) {
-      *next = pos + 3;
-      return cp;
-    }
-  }
-  if (b0 >= 0xF0 && b0 <= 0xF4 && cont(pos + 1) && cont(pos + 2) && cont(pos + 3)) {
-    const uint32_t cp = ((b0 & 0x07u) << 18) | ((byte(pos + 1) & 0x3F) << 12) |
-                        ((byte(pos + 2) & 0x3F) << 6) | (byte(pos + 3) & 0x3F);
-    if (cp >= 0x10000 && cp <= 0x10FFFF) {
-      *next = pos + 4;
-      return cp;
-    }
-  }
-  // A stray byte stands for itself; the marker bit keeps it apart from the code point U+00xx.
   *next = pos + 1;
-  return 0x80000000u | b0;
+  return kUtf8StrayByte | static_cast<unsigned char>(s[pos]);
 }
 
 size_t utf8_next(std::string_view s, size_t pos) {
@@ -56,26 +32,6 @@ size_t utf8_length(std::string_view s) {
   size_t n = 0;
   for (size_t i = 0; i < s.size(); i = utf8_next(s, i)) ++n;
   return n;
-}
-
-void utf8_append(std::string& out, uint32_t cp) {
-  if (cp & 0x80000000u) {
-    out.push_back(static_cast<char>(cp & 0xFF));  // a stray byte goes back out as it came
-  } else if (cp < 0x80) {
-    out.push_back(static_cast<char>(cp));
-  } else if (cp < 0x800) {
-    out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else if (cp < 0x10000) {
-    out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else {
-    out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  }
 }
 
 bool is_py_space(uint32_t cp) {
@@ -433,7 +389,7 @@ void append_string_repr(std::string& out, std::string_view s) {
       out += "\\r";
     } else if (cp == '\t') {
       out += "\\t";
-    } else if (cp & 0x80000000u) {
+    } else if (cp & kUtf8StrayByte) {
       out += fmt::format("\\x{:02x}", cp & 0xFF);  // Python's surrogateescape shows it so
     } else if (!py_printable(cp)) {
       if (cp < 0x100) {
@@ -657,7 +613,7 @@ void append_json_string(std::string& out, std::string_view s, bool ensure_ascii)
         if (cp < 0x20 || (ensure_ascii && cp == 0x7F)) {
           out += fmt::format("\\u{:04x}", cp);
         } else if (ensure_ascii && cp >= 0x80) {
-          const uint32_t c = cp & 0x80000000u ? 0xDC00 | (cp & 0xFF) : cp;  // surrogateescape
+          const uint32_t c = cp & kUtf8StrayByte ? 0xDC00 | (cp & 0xFF) : cp;  // surrogateescape
           if (c >= 0x10000) {
             const uint32_t v = c - 0x10000;
             out += fmt::format("\\u{:04x}\\u{:04x}", 0xD800 + (v >> 10), 0xDC00 + (v & 0x3FF));

@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "text/utf8.h"
 #include "util/error.h"
 
 namespace hh::jinja {
@@ -222,11 +223,11 @@ struct JsonOptions {
 std::string to_json(const Value& value, const JsonOptions& options);
 
 // UTF-8 helpers: strings are sequences of code points; a byte that is not part of valid UTF-8
-// counts as one code point of its own, so no input is rejected.
+// counts as one code point of its own (kUtf8StrayByte | byte), so no input is rejected; such
+// values go back out unchanged through append_utf8 (text/utf8.h).
 size_t utf8_next(std::string_view s, size_t pos);  // position of the next code point
 size_t utf8_length(std::string_view s);
-uint32_t utf8_decode(std::string_view s, size_t pos, size_t* next);  // invalid byte -> its value
-void utf8_append(std::string& out, uint32_t cp);
+uint32_t utf8_decode(std::string_view s, size_t pos, size_t* next);
 bool is_py_space(uint32_t cp);  // Python's str.isspace()
 
 }  // namespace hh::jinja

@@ -122,7 +122,9 @@ size_t utf8_incomplete_suffix(std::string_view s) {
 }
 
 void append_utf8(std::string& out, char32_t cp) {
-  if (cp < 0x80) {
+  if (cp & kUtf8StrayByte) {
+    out.push_back(static_cast<char>(cp & 0xFF));  // a stray byte goes back out as it came
+  } else if (cp < 0x80) {
     out.push_back(static_cast<char>(cp));
   } else if (cp < 0x800) {
     out.push_back(static_cast<char>(0xC0 | (cp >> 6)));

@@ -24,7 +24,13 @@ inline bool utf8_is_valid(std::string_view s) { return utf8_valid_prefix(s) == s
 // 0 when `s` ends on a character boundary or on bytes that can never become a character.
 size_t utf8_incomplete_suffix(std::string_view s);
 
-// Appends the UTF-8 form of `cp` (which must be a Unicode scalar value).
+// Set in a decoded value that stands for one stray byte (not part of well-formed UTF-8) rather
+// than a code point: the byte is in the low 8 bits. The Jinja engine decodes this way so that no
+// input is rejected and such bytes go back out unchanged.
+inline constexpr char32_t kUtf8StrayByte = 0x80000000u;
+
+// Appends the UTF-8 form of `cp` (a Unicode code point), or the byte itself when `cp` carries
+// kUtf8StrayByte.
 void append_utf8(std::string& out, char32_t cp);
 
 // Replaces every ill-formed part of `s` with U+FFFD, one per maximal ill-formed subpart (the
