@@ -5,12 +5,12 @@
 
 namespace hh {
 
-void ForwardBackend::check_call(const Weights& w, const KVCache& cache, int64_t xsat,
-                                std::span<const int64_t> xs) const {
+void check_call(const Backend& backend, const Weights& w, const KVCache& cache, int64_t xsat,
+                std::span<const int64_t> xs) {
   const ModelConfig& c = w.config;
-  if (w.dtype != dtype()) {
-    fail_usage("the weights are {} but this {} backend computes in {}", elem_name(w.dtype), name(),
-               elem_name(dtype()));
+  if (w.dtype != backend.dtype()) {
+    fail_usage("the weights are {} but this {} backend computes in {}", elem_name(w.dtype),
+               backend.name(), elem_name(backend.dtype()));
   }
   validate_config(c);
   validate_kv_cache(cache);
@@ -38,7 +38,7 @@ template <typename Pick>
 std::vector<int64_t> ForwardBackend::generate(const Weights& w, KVCache& cache, int64_t xsat,
                                               std::span<const int64_t> xs, int64_t eos_token_id,
                                               int64_t max_new_tokens, Pick&& pick) {
-  check_call(w, cache, xsat, xs);
+  check_call(*this, w, cache, xsat, xs);
   if (xs.empty()) fail_usage("gen needs at least one prompt token in xs");
   std::vector<int64_t> out;
   // max_new_tokens <= 0 asks for no tokens, but the prompt still runs: DESIGN.md has gen write
@@ -90,7 +90,7 @@ std::vector<int64_t> ForwardBackend::sample(const Weights& w, KVCache& cache, in
 
 Array ForwardBackend::logits(const Weights& w, KVCache& cache, int64_t xsat,
                              std::span<const int64_t> xs) {
-  check_call(w, cache, xsat, xs);
+  check_call(*this, w, cache, xsat, xs);
   const auto T = static_cast<int64_t>(xs.size());
   Array out = Array::allocate(ElemType::F32, {T, w.config.vocab_size}, /*zero=*/false);
   if (T > 0) forward(w, cache, xsat, xs, T, out.data<float>());

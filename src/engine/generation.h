@@ -6,6 +6,12 @@
 
 namespace hh {
 
+// The checks every backend makes before gen, sample or logits: throws UsageError unless the
+// weights are of `backend`'s dtype with a config the forward pass runs, the cache matches the
+// model (b, kvh, dh, dtype), xsat >= 0, xsat + T <= cs, and every token id is in [0, v).
+void check_call(const Backend& backend, const Weights& w, const KVCache& cache, int64_t xsat,
+                std::span<const int64_t> xs);
+
 class ForwardBackend : public Backend {
  public:
   explicit ForwardBackend(const EngineOptions& options) : options_(options) {}
@@ -25,12 +31,6 @@ class ForwardBackend : public Backend {
   // (n_out, v); n_out = 0 only prefills. Inputs have been checked.
   virtual void forward(const Weights& w, KVCache& cache, int64_t pos,
                        std::span<const int64_t> tokens, int64_t n_out, float* logits) = 0;
-
-  // Throws UsageError unless the weights are of this backend's dtype with a config the forward
-  // pass runs, the cache matches the model (b, kvh, dh, dtype), xsat >= 0, xsat + T <= cs, and
-  // every token id is in [0, v).
-  void check_call(const Weights& w, const KVCache& cache, int64_t xsat,
-                  std::span<const int64_t> xs) const;
 
   EngineOptions options_;
 

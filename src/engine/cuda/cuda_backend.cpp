@@ -9,6 +9,7 @@
 
 #include "engine/cuda/cuda_check.h"
 #include "engine/cuda/cuda_workspace.h"
+#include "engine/generation.h"
 #include "engine/sampler.h"
 #include "model/loader.h"
 
@@ -123,37 +124,13 @@ Array CudaBackend::to_host(const Array& array) { return copier_->download(array)
 
 void CudaBackend::check_call(const Weights& w, const KVCache& cache, int64_t xsat,
                              std::span<const int64_t> xs) const {
-  const ModelConfig& c = w.config;
-  if (w.dtype != dtype()) {
-    fail_usage("the weights are {} but this cuda backend computes in {}", elem_name(w.dtype),
-               elem_name(dtype()));
-  }
-  validate_config(c);
-  validate_kv_cache(cache);
-  if (cache.dtype() != w.dtype || cache.n_layers() != c.n_layers ||
-      cache.n_kv_heads() != c.n_kv_heads || cache.head_dim() != c.head_dim) {
-    fail_usage(
-        "cache [{}][{}][{}][{}]{} does not fit the model: need [{}][{}][cs][{}]{} (b, kvh, cs, dh)",
-        cache.n_layers(), cache.n_kv_heads(), cache.context(), cache.head_dim(),
-        elem_name(cache.dtype()), c.n_layers, c.n_kv_heads, c.head_dim, elem_name(w.dtype));
-  }
+  hh::check_call(*this, w, cache, xsat, xs);
   if (!on_device(w.token_embd) || !on_device(w.output) || !on_device(w.output_norm) ||
       w.layers.empty() || !on_device(w.layers.front().attn_q)) {
     fail_usage("the weights are not in GPU memory (load or adopt them with the cuda backend)");
   }
   if (!on_device(cache.k) || !on_device(cache.v)) {
     fail_usage("the cache is not in GPU memory (init or adopt it with the cuda backend)");
-  }
-  const auto T = static_cast<int64_t>(xs.size());
-  if (xsat < 0) fail_usage("xsat is {}; positions start at 0", xsat);
-  if (xsat > cache.context() || T > cache.context() - xsat) {
-    fail_usage("xsat ({}) + {} tokens exceeds the cache context cs ({})", xsat, T, cache.context());
-  }
-  for (int64_t i = 0; i < T; ++i) {
-    const int64_t id = xs[static_cast<size_t>(i)];
-    if (id < 0 || id >= c.vocab_size) {
-      fail_usage("xs[{}] = {} is not a token id: the vocabulary is [0, {})", i, id, c.vocab_size);
-    }
   }
 }
 

@@ -55,6 +55,7 @@ class CudaBackend final : public Backend {
   struct Workspace;
   struct GraphCache;
 
+  // hh::check_call (engine/generation.h), then that the weights and cache are in GPU memory.
   void check_call(const Weights& w, const KVCache& cache, int64_t xsat,
                   std::span<const int64_t> xs) const;
   Workspace& workspace(const ModelConfig& c, int64_t cs, int64_t out_capacity);
