@@ -55,6 +55,21 @@ void check_step(std::string_view entry, const Weights& w, const KVCache& cache, 
   }
 }
 
+// The inputs that gen, logits and sample begin with, (xsat, xs, params, cache), checked for
+// `entry` by check_step.
+struct StepInputs {
+  int64_t xsat;
+  std::span<const int64_t> xs;  // a view of in[1]
+  const Weights& w;
+  std::shared_ptr<KVCache> cache;
+};
+
+StepInputs step_inputs(std::string_view entry, std::span<const Value> in) {
+  StepInputs s{scalar<int64_t>(in[0]), tokens_of(in[1]), *in[2].params(), *in[3].cache()};
+  check_step(entry, s.w, *s.cache, s.xsat, s.xs);
+  return s;
+}
+
 void check_max_new_tokens(std::string_view entry, int64_t max_new_tokens) {
   if (max_new_tokens < 0) {
     fail_usage("{}: max_new_tokens is {}; it must be at least 0", entry, max_new_tokens);
@@ -80,42 +95,33 @@ Value run_init(CallContext& ctx, std::span<const Value> in) {
 }
 
 Value run_gen(CallContext& ctx, std::span<const Value> in) {
-  const int64_t xsat = scalar<int64_t>(in[0]);
-  const auto xs = tokens_of(in[1]);
-  const Weights& w = *in[2].params();
-  const std::shared_ptr<KVCache> cache = *in[3].cache();
+  const StepInputs step = step_inputs("gen", in);
   const int64_t eos = scalar<int64_t>(in[4]);
   const int64_t max_new_tokens = scalar<int64_t>(in[5]);
-  check_step("gen", w, *cache, xsat, xs);
   check_max_new_tokens("gen", max_new_tokens);
-  auto tokens =
-      ctx.timed([&] { return ctx.backend.gen(w, *cache, xsat, xs, eos, max_new_tokens); });
+  auto tokens = ctx.timed([&] {
+    return ctx.backend.gen(step.w, *step.cache, step.xsat, step.xs, eos, max_new_tokens);
+  });
   return Value::of_tuple(kGenOutputType,
-                         {Value::of_array(Array::from_i64(tokens)), Value::of_cache(cache)});
+                         {Value::of_array(Array::from_i64(tokens)), Value::of_cache(step.cache)});
 }
 
 Value run_logits(CallContext& ctx, std::span<const Value> in) {
-  const int64_t xsat = scalar<int64_t>(in[0]);
-  const auto xs = tokens_of(in[1]);
-  const Weights& w = *in[2].params();
-  const std::shared_ptr<KVCache> cache = *in[3].cache();
-  check_step("logits", w, *cache, xsat, xs);
-  Array logits = ctx.timed([&] { return ctx.backend.logits(w, *cache, xsat, xs); });
+  const StepInputs step = step_inputs("logits", in);
+  Array logits =
+      ctx.timed([&] { return ctx.backend.logits(step.w, *step.cache, step.xsat, step.xs); });
   logits = ctx.backend.to_host(logits);
-  const Shape expected{static_cast<int64_t>(xs.size()), w.config.vocab_size};
+  const Shape expected{static_cast<int64_t>(step.xs.size()), step.w.config.vocab_size};
   if (logits.type() != ElemType::F32 || logits.shape() != expected) {
     fail("logits: the engine returned {}{}, expected {}f32", shape_string(logits.shape()),
          elem_name(logits.type()), shape_string(expected));
   }
   return Value::of_tuple(kLogitsOutputType,
-                         {Value::of_array(std::move(logits)), Value::of_cache(cache)});
+                         {Value::of_array(std::move(logits)), Value::of_cache(step.cache)});
 }
 
 Value run_sample(CallContext& ctx, std::span<const Value> in) {
-  const int64_t xsat = scalar<int64_t>(in[0]);
-  const auto xs = tokens_of(in[1]);
-  const Weights& w = *in[2].params();
-  const std::shared_ptr<KVCache> cache = *in[3].cache();
+  const StepInputs step = step_inputs("sample", in);
   const int64_t eos = scalar<int64_t>(in[4]);
   const int64_t max_new_tokens = scalar<int64_t>(in[5]);
   SamplingParams sp;
@@ -123,7 +129,6 @@ Value run_sample(CallContext& ctx, std::span<const Value> in) {
   sp.top_k = scalar<int64_t>(in[7]);
   sp.top_p = scalar<float>(in[8]);
   sp.seed = scalar<uint64_t>(in[9]);
-  check_step("sample", w, *cache, xsat, xs);
   check_max_new_tokens("sample", max_new_tokens);
   if (!std::isfinite(sp.temperature) || sp.temperature < 0) {
     fail_usage("sample: temperature is {}; it must be finite and at least 0", sp.temperature);
@@ -132,10 +137,11 @@ Value run_sample(CallContext& ctx, std::span<const Value> in) {
   if (!(sp.top_p > 0 && sp.top_p <= 1)) {
     fail_usage("sample: top_p is {}; it must be in (0, 1]", sp.top_p);
   }
-  auto tokens =
-      ctx.timed([&] { return ctx.backend.sample(w, *cache, xsat, xs, eos, max_new_tokens, sp); });
+  auto tokens = ctx.timed([&] {
+    return ctx.backend.sample(step.w, *step.cache, step.xsat, step.xs, eos, max_new_tokens, sp);
+  });
   return Value::of_tuple(kGenOutputType,
-                         {Value::of_array(Array::from_i64(tokens)), Value::of_cache(cache)});
+                         {Value::of_array(Array::from_i64(tokens)), Value::of_cache(step.cache)});
 }
 
 Value run_sum_n1(CallContext& ctx, std::span<const Value> in) {

@@ -330,6 +330,22 @@ class TokenizerBuilder {
   static Tokenizer from_gguf(const GgufFile& gguf);
 
  private:
+  // An added token's content and flags, as tokenizer.json's added_tokens and
+  // tokenizer_config.json's added_tokens_decoder both write them (with transformers' defaults).
+  static Tokenizer::AddedToken added_token(const Fields& f, const Json& a, TokenId id,
+                                           const std::string& path) {
+    Tokenizer::AddedToken token;
+    token.id = id;
+    token.content = f.string(f.require(a, "content", path + ".content"), path + ".content");
+    if (token.content.empty()) f.fail(path + ".content", "is empty");
+    token.special = f.boolean(a, "special", false, path + ".special");
+    token.normalized = f.boolean(a, "normalized", !token.special, path + ".normalized");
+    token.lstrip = f.boolean(a, "lstrip", false, path + ".lstrip");
+    token.rstrip = f.boolean(a, "rstrip", false, path + ".rstrip");
+    token.single_word = f.boolean(a, "single_word", false, path + ".single_word");
+    return token;
+  }
+
   static void add_added(Tokenizer& t, Tokenizer::AddedToken token) {
     for (auto& existing : t.added_) {
       if (existing.id == token.id) {
@@ -413,16 +429,7 @@ Tokenizer TokenizerBuilder::from_json(std::string_view json, const std::string& 
     for (size_t i = 0; i < added->size(); ++i) {
       const Json& a = (*added)[i];
       const std::string path = fmt::format("added_tokens[{}]", i);
-      Tokenizer::AddedToken token;
-      token.id = f.id(f.require(a, "id", path + ".id"), path + ".id");
-      token.content = f.string(f.require(a, "content", path + ".content"), path + ".content");
-      if (token.content.empty()) f.fail(path + ".content", "is empty");
-      token.special = f.boolean(a, "special", false, path + ".special");
-      token.normalized = f.boolean(a, "normalized", !token.special, path + ".normalized");
-      token.lstrip = f.boolean(a, "lstrip", false, path + ".lstrip");
-      token.rstrip = f.boolean(a, "rstrip", false, path + ".rstrip");
-      token.single_word = f.boolean(a, "single_word", false, path + ".single_word");
-      add_added(t, std::move(token));
+      add_added(t, added_token(f, a, f.id(f.require(a, "id", path + ".id"), path + ".id"), path));
     }
   }
 
@@ -447,21 +454,12 @@ Tokenizer TokenizerBuilder::from_json(std::string_view json, const std::string& 
       if (!decoder->is_object()) c.fail("added_tokens_decoder", "must be an object");
       for (const auto& [key, a] : decoder->items()) {
         const std::string path = fmt::format("added_tokens_decoder[\"{}\"]", key);
-        Tokenizer::AddedToken token;
         int64_t id = -1;
         const auto [end, error] = std::from_chars(key.data(), key.data() + key.size(), id);
         if (error != std::errc() || end != key.data() + key.size() || id < 0 || id > kMaxTokenId) {
           c.fail(path, "the key must be a token id");
         }
-        token.id = static_cast<TokenId>(id);
-        token.content = c.string(c.require(a, "content", path + ".content"), path + ".content");
-        if (token.content.empty()) c.fail(path + ".content", "is empty");
-        token.special = c.boolean(a, "special", false, path + ".special");
-        token.normalized = c.boolean(a, "normalized", !token.special, path + ".normalized");
-        token.lstrip = c.boolean(a, "lstrip", false, path + ".lstrip");
-        token.rstrip = c.boolean(a, "rstrip", false, path + ".rstrip");
-        token.single_word = c.boolean(a, "single_word", false, path + ".single_word");
-        add_added(t, std::move(token));
+        add_added(t, added_token(c, a, static_cast<TokenId>(id), path));
       }
     }
   }

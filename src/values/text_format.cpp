@@ -44,6 +44,30 @@ locale_t c_locale() {
 
 int elem_bits(ElemType t) { return static_cast<int>(elem_size(t) * 8); }
 
+// Stores a float literal as `type` at `dst` (any alignment): `d` for f64, else `f` (the literal
+// read as f32) rounded to nearest even. Returns whether the stored value is infinite, so that a
+// literal too large for the type is caught after rounding.
+bool store_float(ElemType type, double d, float f, std::byte* dst) {
+  switch (type) {
+    case ElemType::F64:
+      store_unaligned(dst, d);
+      return std::isinf(d);
+    case ElemType::F32:
+      store_unaligned(dst, f);
+      return std::isinf(f);
+    case ElemType::F16: {
+      const uint16_t h = f32_to_f16(f);
+      store_unaligned(dst, h);
+      return std::isinf(f16_to_f32(h));
+    }
+    default: {
+      const uint16_t b = f32_to_bf16(f);
+      store_unaligned(dst, b);
+      return std::isinf(bf16_to_f32(b));
+    }
+  }
+}
+
 }  // namespace
 
 struct TextParser::Literal {
@@ -404,26 +428,9 @@ Array TextParser::build(const std::vector<Literal>& literals, const Shape& shape
               l.negative ? -static_cast<float>(l.magnitude) : static_cast<float>(l.magnitude);
           const double d =
               l.negative ? -static_cast<double>(l.magnitude) : static_cast<double>(l.magnitude);
-          switch (type) {
-            case ElemType::F64:
-              store_unaligned(dst, d);
-              break;
-            case ElemType::F32:
-              store_unaligned(dst, f);
-              break;
-            case ElemType::F16:
-              store_unaligned(dst, f32_to_f16(f));
-              break;
-            default:
-              store_unaligned(dst, f32_to_bf16(f));
-              break;
+          if (store_float(type, d, f, dst)) {
+            error_at(l.pos, fmt::format("literal is out of range for {}", elem_name(type)));
           }
-          const bool inf = type == ElemType::F64   ? std::isinf(d)
-                           : type == ElemType::F32 ? std::isinf(f)
-                           : type == ElemType::F16
-                               ? std::isinf(f16_to_f32(load_unaligned<uint16_t>(dst)))
-                               : std::isinf(bf16_to_f32(load_unaligned<uint16_t>(dst)));
-          if (inf) error_at(l.pos, fmt::format("literal is out of range for {}", elem_name(type)));
         }
         break;
       case Literal::Kind::Decimal: {
@@ -437,26 +444,10 @@ Array TextParser::build(const std::vector<Literal>& literals, const Shape& shape
         // printer relies on for subnormals.
         errno = 0;
         char* end = nullptr;
-        bool overflowed = false;
-        if (type == ElemType::F64) {
-          const double d = strtod_l(digits.c_str(), &end, c_locale());
-          overflowed = std::isinf(d);
-          store_unaligned(dst, d);
-        } else {
-          const float f = strtof_l(digits.c_str(), &end, c_locale());
-          overflowed = std::isinf(f);
-          if (type == ElemType::F32) {
-            store_unaligned(dst, f);
-          } else if (type == ElemType::F16) {
-            const uint16_t h = f32_to_f16(f);
-            overflowed |= std::isinf(f16_to_f32(h));
-            store_unaligned(dst, h);
-          } else {
-            const uint16_t b = f32_to_bf16(f);
-            overflowed |= std::isinf(bf16_to_f32(b));
-            store_unaligned(dst, b);
-          }
-        }
+        const bool overflowed =
+            type == ElemType::F64
+                ? store_float(type, strtod_l(digits.c_str(), &end, c_locale()), 0.0f, dst)
+                : store_float(type, 0.0, strtof_l(digits.c_str(), &end, c_locale()), dst);
         if (overflowed) {
           error_at(l.pos, fmt::format("{} is out of range for {}", digits, elem_name(type)));
         }
@@ -467,20 +458,7 @@ Array TextParser::build(const std::vector<Literal>& literals, const Shape& shape
         const float f = l.kind == Literal::Kind::Nan ? std::numeric_limits<float>::quiet_NaN()
                         : l.negative                 ? -std::numeric_limits<float>::infinity()
                                                      : std::numeric_limits<float>::infinity();
-        switch (type) {
-          case ElemType::F64:
-            store_unaligned(dst, static_cast<double>(f));
-            break;
-          case ElemType::F32:
-            store_unaligned(dst, f);
-            break;
-          case ElemType::F16:
-            store_unaligned(dst, f32_to_f16(f));
-            break;
-          default:
-            store_unaligned(dst, f32_to_bf16(f));
-            break;
-        }
+        store_float(type, static_cast<double>(f), f, dst);
         break;
       }
     }
@@ -509,23 +487,17 @@ std::string format_scalar(ElemType type, const void* data) {
     if (std::isinf(v)) return fmt::format("{}{}.inf", v < 0 ? "-" : "", suffix);
     return {};
   };
+  if (is_signed_int(type) || is_unsigned_int(type)) {
+    // Little endian: the element is the low bytes; signed types sign-extend from their width.
+    uint64_t bits = 0;
+    std::memcpy(&bits, data, elem_size(type));
+    const int shift = 64 - elem_bits(type);
+    if (is_signed_int(type)) {
+      return fmt::format("{}{}", static_cast<int64_t>(bits << shift) >> shift, elem_name(type));
+    }
+    return fmt::format("{}{}", bits, elem_name(type));
+  }
   switch (type) {
-    case ElemType::I8:
-      return fmt::format("{}i8", load_unaligned<int8_t>(data));
-    case ElemType::I16:
-      return fmt::format("{}i16", load_unaligned<int16_t>(data));
-    case ElemType::I32:
-      return fmt::format("{}i32", load_unaligned<int32_t>(data));
-    case ElemType::I64:
-      return fmt::format("{}i64", load_unaligned<int64_t>(data));
-    case ElemType::U8:
-      return fmt::format("{}u8", load_unaligned<uint8_t>(data));
-    case ElemType::U16:
-      return fmt::format("{}u16", load_unaligned<uint16_t>(data));
-    case ElemType::U32:
-      return fmt::format("{}u32", load_unaligned<uint32_t>(data));
-    case ElemType::U64:
-      return fmt::format("{}u64", load_unaligned<uint64_t>(data));
     case ElemType::Bool:
       return load_unaligned<uint8_t>(data) != 0 ? "true" : "false";
     case ElemType::F64: {
