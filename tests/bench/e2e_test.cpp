@@ -2,60 +2,24 @@
 // tools on literal, validated, random and failing datasets, and `gen` of a tiny model both on a
 // captured input (as a chat's --capture writes it) and from a script.
 #include <gtest/gtest.h>
-#include <unistd.h>
 
-#include <filesystem>
-#include <fstream>
+#include <cstdlib>
 
-#include "bench/inputs.h"
-#include "bench/runner.h"
+#include "bench/bench_test_util.h"
 #include "server/client.h"
 #include "values/binary_format.h"
 
 namespace hh::bench {
 namespace {
 
-namespace fs = std::filesystem;
-
-class EndToEnd : public ::testing::Test {
+class EndToEnd : public testing::RunnerFixture {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("hh_e2e_test_" + std::to_string(getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-    out_ = std::tmpfile();
+    RunnerFixture::SetUp();
     options_.server_argv = {HH_BINARY, "server", "--backend", "cpu", "--dtype", "f32", "-t", "1"};
-    options_.min_runs = 3;
-    options_.min_seconds = 0;
     options_.convergence_max_seconds = 0.3;
     options_.timeout_seconds = 120;
-    options_.out = out_;
   }
-  void TearDown() override {
-    std::fclose(out_);
-    fs::remove_all(dir_);
-  }
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
-  Results run(const std::string& spec_text) {
-    std::ofstream(path("e2e.spec")) << spec_text;
-    return run_benchmarks({read_spec_file(path("e2e.spec"))}, options_);
-  }
-  static const DatasetResult& dataset(const Results& r, const std::string& program,
-                                      const std::string& name) {
-    for (const auto& p : r) {
-      if (!p.name.ends_with(program)) continue;
-      for (const auto& d : p.datasets) {
-        if (d.name == name) return d;
-      }
-    }
-    throw std::runtime_error("no dataset " + program + " " + name);
-  }
-
-  fs::path dir_;
-  std::FILE* out_ = nullptr;
-  RunnerOptions options_;
 };
 
 TEST_F(EndToEnd, DemoTools) {

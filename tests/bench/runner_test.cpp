@@ -2,13 +2,11 @@
 #include "bench/runner.h"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <filesystem>
-#include <fstream>
 
+#include "bench/bench_test_util.h"
 #include "bench/fake_server.h"
-#include "bench/inputs.h"
 #include "values/binary_format.h"
 
 namespace hh::bench {
@@ -16,59 +14,13 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class RunnerTest : public ::testing::Test {
+class RunnerTest : public testing::RunnerFixture {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("hh_runner_test_" + std::to_string(getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-    out_ = std::tmpfile();
+    RunnerFixture::SetUp();
     options_.server_argv = testing::fake_server_argv();
-    options_.min_runs = 3;
-    options_.min_seconds = 0;
     options_.convergence_max_seconds = 0.2;
-    options_.out = out_;
   }
-  void TearDown() override {
-    std::fclose(out_);
-    fs::remove_all(dir_);
-  }
-
-  std::string write(const std::string& name, const std::string& text) {
-    const fs::path p = dir_ / name;
-    fs::create_directories(p.parent_path());
-    std::ofstream(p, std::ios::binary) << text;
-    return p.string();
-  }
-  Results run(const std::string& spec_text) {
-    const std::string path = write("b.spec", spec_text);
-    return run_benchmarks({read_spec_file(path)}, options_);
-  }
-  std::string printed() {
-    std::fflush(out_);
-    std::rewind(out_);
-    std::string text;
-    char buf[4096];
-    size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, out_)) > 0) text.append(buf, n);
-    return text;
-  }
-  static const DatasetResult& dataset(const Results& r, const std::string& program,
-                                      const std::string& name) {
-    for (const auto& p : r) {
-      if (!p.name.ends_with(program)) continue;
-      for (const auto& d : p.datasets) {
-        if (d.name == name) return d;
-      }
-    }
-    throw std::runtime_error("no dataset " + program + " " + name);
-  }
-
-  fs::path dir_;
-  std::FILE* out_ = nullptr;
-  RunnerOptions options_;
 };
 
 TEST_F(RunnerTest, MeasuresValidatesAndRecords) {

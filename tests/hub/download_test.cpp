@@ -11,10 +11,9 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 
-#include "hub/fake_hub.h"
 #include "hub/hub_cache.h"
+#include "hub/hub_fixture.h"
 
 namespace fs = std::filesystem;
 
@@ -25,24 +24,16 @@ using testing::FakeFile;
 using testing::FakeHub;
 using testing::FakeRepo;
 using testing::random_bytes;
+using testing::read_file;
 using testing::sha256_hex;
 
 constexpr const char* kCommit = "0123456789abcdef0123456789abcdef01234567";
 constexpr const char* kRepo = "acme/tiny-GGUF";
 
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-class HubDownloadTest : public ::testing::Test {
+class HubDownloadTest : public testing::HubFixture {
  protected:
   void SetUp() override {
-    char pattern[] = "/tmp/hh_hub_test_XXXXXX";
-    ASSERT_NE(::mkdtemp(pattern), nullptr);
-    dir_ = pattern;
+    HubFixture::SetUp();
     model_ = random_bytes(300000, 7);
     config_ = R"({"model_type": "qwen3"})";
     FakeRepo repo;
@@ -51,15 +42,6 @@ class HubDownloadTest : public ::testing::Test {
     repo.files["config.json"] = FakeFile{config_, false, ""};
     repo.files["sub/dir/notes.txt"] = FakeFile{"nested", false, ""};
     hub_.add_repo(kRepo, repo);
-    options_.endpoint = hub_.endpoint();
-    options_.cache_dir = (dir_ / "hub").string();
-    options_.progress = false;
-    options_.connect_timeout_s = 5;
-    options_.stall_timeout_s = 5;
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
   }
   fs::path repo_dir() const { return fs::path(options_.cache_dir) / "models--acme--tiny-GGUF"; }
   fs::path blob(const std::string& name) const { return repo_dir() / "blobs" / name; }
@@ -74,10 +56,7 @@ class HubDownloadTest : public ::testing::Test {
     return gets;
   }
 
-  fs::path dir_;
   std::string model_, config_;
-  FakeHub hub_;
-  HubOptions options_;
 };
 
 TEST_F(HubDownloadTest, FreshLfsDownloadBuildsTheHubCacheLayout) {

@@ -9,9 +9,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 
-#include "hub/fake_hub.h"
+#include "hub/hub_fixture.h"
 
 namespace fs = std::filesystem;
 
@@ -22,28 +21,14 @@ using testing::FakeFile;
 using testing::FakeHub;
 using testing::FakeRepo;
 using testing::random_bytes;
+using testing::read_file;
 
 constexpr const char* kCommit = "89abcdef0123456789abcdef0123456789abcdef";
 
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-class ResolveTest : public ::testing::Test {
+class ResolveTest : public testing::HubFixture {
  protected:
   void SetUp() override {
-    char pattern[] = "/tmp/hh_resolve_test_XXXXXX";
-    ASSERT_NE(::mkdtemp(pattern), nullptr);
-    dir_ = pattern;
-    options_.endpoint = hub_.endpoint();
-    options_.cache_dir = (dir_ / "hub").string();
-    options_.progress = false;
-    options_.connect_timeout_s = 5;
-    options_.stall_timeout_s = 5;
-
+    HubFixture::SetUp();
     FakeRepo gguf;
     gguf.commit = kCommit;
     gguf.files["Qwen3-0.6B-f16.gguf"] = FakeFile{random_bytes(5000, 1), true, ""};
@@ -74,20 +59,12 @@ class ResolveTest : public ::testing::Test {
     sharded.files["model-00002-of-00002.safetensors"] = FakeFile{random_bytes(2000, 6), true, ""};
     hub_.add_repo("acme/sharded", sharded);
   }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
   bool api_called() const {
     for (const auto& r : hub_.hub().requests()) {
       if (r.path.starts_with("/api/")) return true;
     }
     return false;
   }
-
-  fs::path dir_;
-  FakeHub hub_;
-  HubOptions options_;
 };
 
 TEST_F(ResolveTest, LocalPathsAreUsedAsTheyAre) {

@@ -14,21 +14,9 @@
 namespace hh {
 namespace {
 
+using testing::element;
 using ::testing::HasSubstr;
 using testing::TempDir;
-
-float element(const Array& a, int64_t i) {
-  switch (a.type()) {
-    case ElemType::F32:
-      return a.data<float>()[i];
-    case ElemType::F16:
-      return f16_to_f32(a.data<uint16_t>()[i]);
-    case ElemType::BF16:
-      return bf16_to_f32(a.data<uint16_t>()[i]);
-    default:
-      return NAN;
-  }
-}
 
 float round_to(float x, ElemType t) {
   if (t == ElemType::F16) return f16_to_f32(f32_to_f16(x));

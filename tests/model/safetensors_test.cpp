@@ -14,6 +14,7 @@
 namespace hh {
 namespace {
 
+using testing::element;
 using ::testing::HasSubstr;
 using testing::storage_of;
 using testing::TempDir;
@@ -234,19 +235,6 @@ void write_hf_dir(const Weights& w, const std::filesystem::path& dir, const std:
   testing::write_file(dir / "model-00001-of-00002.safetensors", safetensors_image(shards[0]));
   testing::write_file(dir / "model-00002-of-00002.safetensors", safetensors_image(shards[1]));
   testing::write_file(dir / "model.safetensors.index.json", index.dump());
-}
-
-float element(const Array& a, int64_t i) {
-  switch (a.type()) {
-    case ElemType::F32:
-      return a.data<float>()[i];
-    case ElemType::F16:
-      return f16_to_f32(a.data<uint16_t>()[i]);
-    case ElemType::BF16:
-      return bf16_to_f32(a.data<uint16_t>()[i]);
-    default:
-      return NAN;
-  }
 }
 
 // Every tensor of `got` equals `want` (f32) rounded through `stored` and then to got's dtype.
