@@ -8,16 +8,6 @@
 #include "model/safetensors.h"
 #include "util/error.h"
 
-namespace {
-
-hh::GgmlType ggml_of(hh::ElemType t) {
-  return t == hh::ElemType::F32   ? hh::GgmlType::F32
-         : t == hh::ElemType::F16 ? hh::GgmlType::F16
-                                  : hh::GgmlType::BF16;
-}
-
-}  // namespace
-
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto storage = hh::allocate_host(size, false);
   if (size > 0) std::memcpy(storage->data(), data, size);
@@ -25,7 +15,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const hh::SafetensorsFile f = hh::SafetensorsFile::parse(storage, "fuzz.safetensors");
     for (const auto& t : f.tensors()) {
       if (t.bytes > (1u << 20)) continue;
-      hh::StoredTensor s{t.name,      f.path(), t.shape, ggml_of(t.type),
+      hh::StoredTensor s{t.name,      f.path(), t.shape, hh::ggml_type_of(t.type),
                          f.storage(), t.offset, t.bytes};
       (void)hh::stored_to_array(s, hh::ElemType::F32);
     }

@@ -119,7 +119,8 @@ std::vector<uint8_t> quantize_q8_0(const Array& a) {
   std::vector<uint8_t> out;
   for (int64_t b = 0; b < a.count(); b += 32) {
     float amax = 0;
-    for (int j = 0; j < 32; ++j) amax = std::max(amax, std::fabs(element(a, b + j)));
+    for (int j = 0; j < 32; ++j)
+      amax = std::max(amax, static_cast<float>(std::fabs(element(a, b + j))));
     const uint16_t d = f32_to_f16(amax / 127.0f);
     const float inv = amax == 0 ? 0 : 127.0f / amax;
     out.push_back(static_cast<uint8_t>(d & 0xff));

@@ -2,34 +2,21 @@
 // Helpers for the model tests: byte images built by hand, temporary folders, tiny models.
 #include <unistd.h>
 
-#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <string>
 #include <vector>
 
+#include "engine/tiny_qwen3.h"
 #include "model/gguf.h"
 #include "model/random_model.h"
-#include "util/half.h"
-#include "values/array.h"
 #include "values/storage.h"
 
 namespace hh::testing {
 
-// Element i of an array of a model dtype (f32, f16, bf16) as f32; NaN for other types.
-inline float element(const Array& a, int64_t i) {
-  switch (a.type()) {
-    case ElemType::F32:
-      return a.data<float>()[i];
-    case ElemType::F16:
-      return f16_to_f32(a.data<uint16_t>()[i]);
-    case ElemType::BF16:
-      return bf16_to_f32(a.data<uint16_t>()[i]);
-    default:
-      return NAN;
-  }
-}
+// Element i of an array of a model dtype, as double (tiny_qwen3.h).
+using test::element;
 
 // Little-endian byte image, for files written independently of the code under test.
 class Bytes {
