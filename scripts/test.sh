@@ -4,6 +4,8 @@
 # libFuzzer target over its seed corpus.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Each phase says how long it took, so a slow CI run shows where the time went.
+phase() { echo "== $1 (at ${SECONDS}s)"; }
 scripts/setup.sh
 # The profile tool's HTML page is checked in headless Chromium.
 if ! command -v chromium >/dev/null; then
@@ -11,23 +13,23 @@ if ! command -v chromium >/dev/null; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
 fi
 
-echo "== release tests"
+phase "release tests"
 ctest --preset release -j2
 
-echo "== asan-ubsan build and tests"
+phase "asan-ubsan build and tests"
 cmake --preset asan-ubsan >/dev/null
 cmake --build --preset asan-ubsan
 ctest --preset asan-ubsan -j2
 
 if command -v nvcc >/dev/null || [ -x /usr/local/cuda/bin/nvcc ]; then
-  echo "== cuda build (compile and link only; no GPU here)"
+  phase "cuda build (compile and link only; no GPU here)"
   cmake --preset cuda >/dev/null
   cmake --build --preset cuda --target hedgehog
 fi
 
-echo "== fuzz targets (short runs)"
+phase "fuzz targets (short runs)"
 cmake --preset fuzz >/dev/null
-cmake --build --preset fuzz
+cmake --build --preset fuzz --target $(basename -s .cpp fuzz/*_fuzz.cpp)
 for target in build-fuzz/*_fuzz; do
   [ -x "$target" ] || continue
   name=$(basename "$target")
@@ -39,4 +41,4 @@ for target in build-fuzz/*_fuzz; do
   echo "$name: $(grep -Eo 'stat::number_of_executed_units: [0-9]+|Done [0-9]+ runs' "$work.log" | tail -1)"
   rm -rf "$work" "$work.log"
 done
-echo "all tests passed"
+echo "all tests passed in ${SECONDS}s"
