@@ -6,11 +6,11 @@
 #include <charconv>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 
 #include "server/client.h"
 #include "server/server.h"
 #include "values/binary_format.h"
+#include "values/value_reader.h"
 
 namespace hh::chat {
 
@@ -89,11 +89,8 @@ class SubprocessLink final : public EngineLink {
   Array get_array(const std::string& name) override {
     const std::string path = transfer_file();
     client_->store(path, {name});
-    std::ifstream in(path, std::ios::binary);
-    if (!in) fail_errno("cannot read " + path);
-    std::ostringstream bytes;
-    bytes << in.rdbuf();
-    return from_binary(bytes.str(), path);
+    // A copy: the reader maps the file, which the next transfer overwrites.
+    return ValueReader::open(path).read().clone();
   }
   std::string description() const override { return client_->description(); }
 

@@ -27,7 +27,10 @@ std::string format_stats(const RoundStats& s) {
                                  s.reused, s.prompt_tokens, s.prompt_tokens - s.reused,
                                  rate(s.prompt_tokens - s.reused, s.prompt_us));
   line += fmt::format(" | generated {} tokens", s.generated);
-  if (s.decode_tokens > 0) line += fmt::format(", {:.1f} t/s", rate(s.decode_tokens, s.decode_us));
+  if (s.decode_tokens > 0) {
+    line += fmt::format(", {:.2f} t/s (wall {:.2f} t/s)", rate(s.decode_tokens, s.decode_us),
+                        rate(s.decode_tokens, s.decode_wall_us));
+  }
   line += fmt::format(" | first token {:.0f} ms]", s.first_token_ms);
   return line;
 }
@@ -132,6 +135,7 @@ ChatSession::Round ChatSession::run_round(const std::atomic<bool>* interrupt) {
   decoder_.emplace(tokenizer_, /*skip_special=*/true);
   std::vector<int64_t> xs(prompt.begin() + reused, prompt.end());
   bool first_call = true;
+  Clock::time_point decode_start;
   while (true) {
     // Prefill alone first (one new token), so the prompt's time is measured on its own.
     const int64_t max_new = first_call ? 1 : options_.tokens_per_call;
@@ -152,6 +156,7 @@ ChatSession::Round ChatSession::run_round(const std::atomic<bool>* interrupt) {
       stats_.decode_us += chunk.runtime_us;
       stats_.decode_tokens += static_cast<int64_t>(chunk.tokens.size());
     }
+    if (first_call) decode_start = Clock::now();
     first_call = false;
     size_t stop_at = chunk.tokens.size();
     const bool stopped = take_tokens(chunk.tokens, round, &stop_at);
@@ -172,6 +177,10 @@ ChatSession::Round ChatSession::run_round(const std::atomic<bool>* interrupt) {
       break;
     }
     xs.assign(1, chunk.tokens.back());
+  }
+  if (stats_.decode_tokens > 0) {
+    stats_.decode_wall_us =
+        std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - decode_start).count();
   }
   const std::string rest = decoder_->flush();
   if (!rest.empty()) {

@@ -48,13 +48,14 @@ struct SessionOptions {
 
 // How one model round went.
 struct RoundStats {
-  int64_t reused = 0;         // prompt tokens whose K/V was already in the cache
-  int64_t prompt_tokens = 0;  // tokens of the rendered conversation
-  int64_t prompt_us = 0;      // engine time of the prefill call
-  int64_t generated = 0;      // tokens the model produced, the stop token included
-  int64_t decode_us = 0;      // engine time of the later gen calls
-  int64_t decode_tokens = 0;  // tokens those calls produced
-  double first_token_ms = 0;  // wall clock from the start of the round to the first token
+  int64_t reused = 0;          // prompt tokens whose K/V was already in the cache
+  int64_t prompt_tokens = 0;   // tokens of the rendered conversation
+  int64_t prompt_us = 0;       // engine time of the prefill call
+  int64_t generated = 0;       // tokens the model produced, the stop token included
+  int64_t decode_us = 0;       // engine time of the later gen calls
+  int64_t decode_tokens = 0;   // tokens those calls produced
+  int64_t decode_wall_us = 0;  // wall clock of those calls with everything the chat does around
+  double first_token_ms = 0;   // wall clock from the start of the round to the first token
 };
 
 enum class RoundEnd { Finished, Interrupted, ContextFull, Failed };
@@ -111,8 +112,9 @@ class ChatSession {
   RoundStats stats_;
 };
 
-// "[cache reuse R/P tokens | prompt T tokens, X t/s | generated N tokens, Y t/s | first token Z
-// ms]" (rates from the engine's own call times).
+// "[cache reuse R/P tokens | prompt T tokens, X t/s | generated N tokens, Y t/s (wall W t/s) |
+// first token Z ms]": X and Y from the engine's own call times (the protocol's `runtime:`), W
+// from the wall clock of the decoding calls with all the chat's own work around them.
 std::string format_stats(const RoundStats& stats);
 
 }  // namespace hh::chat
