@@ -24,6 +24,29 @@ struct ProcessResult {
   std::string err;
 };
 
+// argv and envp made before fork(): the child of a threaded test process may only make
+// async-signal-safe calls (open, dup2, chdir, execve) before exec.
+struct ExecArgs {
+  std::vector<std::string> strings_argv, strings_env;
+  std::vector<char*> argv, envp;
+  ExecArgs(const std::vector<std::string>& args,
+           const std::vector<std::pair<std::string, std::string>>& env) {
+    strings_argv.push_back(HH_BINARY);
+    strings_argv.insert(strings_argv.end(), args.begin(), args.end());
+    for (char** e = environ; *e != nullptr; ++e) {
+      const std::string entry = *e;
+      bool replaced = false;
+      for (const auto& [k, v] : env) replaced = replaced || entry.starts_with(k + "=");
+      if (!replaced) strings_env.push_back(entry);
+    }
+    for (const auto& [k, v] : env) strings_env.push_back(k + "=" + v);
+    for (auto& a : strings_argv) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    for (auto& e : strings_env) envp.push_back(e.data());
+    envp.push_back(nullptr);
+  }
+};
+
 // Runs HH_BINARY ARGS with `input` on stdin and `env` added to the environment.
 inline ProcessResult run_hedgehog(
     const std::vector<std::string>& args, const std::string& input,
@@ -32,21 +55,16 @@ inline ProcessResult run_hedgehog(
   const auto in_path = dir / "stdin.txt", out_path = dir / "stdout.txt",
              err_path = dir / "stderr.txt";
   std::ofstream(in_path, std::ios::binary) << input;
+  ExecArgs exec_args(args, env);
   const pid_t pid = fork();
   if (pid == 0) {
-    for (const auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
     const int in = open(in_path.c_str(), O_RDONLY);
     const int out = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     const int err = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     dup2(in, 0);
     dup2(out, 1);
     dup2(err, 2);
-    std::vector<std::string> all = {HH_BINARY};
-    all.insert(all.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (auto& a : all) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    execv(HH_BINARY, argv.data());
+    execve(HH_BINARY, exec_args.argv.data(), exec_args.envp.data());
     _exit(127);
   }
   int status = 0;
@@ -69,16 +87,11 @@ class PtySession {
     struct winsize size {};
     size.ws_row = 50;
     size.ws_col = 200;
+    ExecArgs exec_args(args, {{"TERM", "xterm"}});
     pid_ = forkpty(&master_, nullptr, nullptr, &size);
     if (pid_ == 0) {
       if (chdir(cwd.c_str()) != 0) _exit(126);
-      setenv("TERM", "xterm", 1);
-      std::vector<std::string> all = {HH_BINARY};
-      all.insert(all.end(), args.begin(), args.end());
-      std::vector<char*> argv;
-      for (auto& a : all) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      execv(HH_BINARY, argv.data());
+      execve(HH_BINARY, exec_args.argv.data(), exec_args.envp.data());
       _exit(127);
     }
   }
