@@ -6,7 +6,8 @@
 #   bash bench/cuda/run_device.sh                          build with the cuda preset here
 #   CARRY=.cuda-carry bash bench/cuda/run_device.sh        use binaries from bench/cuda/pack.sh
 #   PEER_RESULTS=FILE   llama-bench results of the same call (peers' gpu_anchor.sh), appended
-#   STEPS="tests sanitizer bench"   which parts to run
+#   STEPS="tests sanitizer bench kernels"   which parts to run (kernels: per-kernel times of
+#                       two host-driven decode steps per dtype under Nsight Compute)
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 OUT=${OUT:-/tmp/hh-cuda-out}
@@ -56,6 +57,32 @@ case " $STEPS " in *" sanitizer "*)
     grep -E 'ERROR SUMMARY|Invalid|out of bounds' "$OUT/memcheck.log" | head -20
   else
     echo "no compute-sanitizer on this machine"
+  fi
+esac
+
+case " $STEPS " in *" kernels "*)
+  echo "== per-kernel decode times (ncu, host-driven steps, kernels in isolation)"
+  if command -v ncu > /dev/null; then
+    for i in 0 1 2; do
+      # Skip the warm-up generation's first steps; profile two whole steps (171 kernels each).
+      HH_CUDA_DECODE=host HH_CUDA_BENCH_MODELS=$MODELS timeout 240 ncu --cache-control none \
+        --clock-control none --launch-skip 3420 --launch-count 342 --csv --page raw \
+        --metrics gpu__time_duration.sum,dram__bytes_read.sum \
+        "$BIN/hh_bench" --benchmark_filter="Cuda0p6BDecode/$i/" > "$OUT/ncu_$i.csv" 2> "$OUT/ncu_$i.err"
+      python3 "$ROOT/bench/cuda/kernel_table.py" "$OUT/ncu_$i.csv" || tail -5 "$OUT/ncu_$i.err"
+    done
+    # Prefill of 512 tokens (about 370 kernels a generation): bf16 and f32.
+    for i in 0 2; do
+      HH_CUDA_BENCH_MODELS=$MODELS timeout 240 ncu --cache-control none --clock-control none \
+        --launch-skip 800 --launch-count 800 --csv --page raw \
+        --metrics gpu__time_duration.sum,dram__bytes_read.sum \
+        "$BIN/hh_bench" --benchmark_filter="Cuda0p6BPrefill/$i/" > "$OUT/ncu_prefill_$i.csv" \
+        2> "$OUT/ncu_prefill_$i.err"
+      python3 "$ROOT/bench/cuda/kernel_table.py" "$OUT/ncu_prefill_$i.csv" ||
+        tail -5 "$OUT/ncu_prefill_$i.err"
+    done
+  else
+    echo "no ncu on this machine"
   fi
 esac
 

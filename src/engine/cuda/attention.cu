@@ -25,6 +25,41 @@ int queries_tokens(int64_t T, int64_t group) {
   return static_cast<int>(std::min<int64_t>(T, std::max<int64_t>(1, kMaxQ / group)));
 }
 
+// Once a split block has written its partial result (nq, dh + 2 floats per split: o, then m and
+// l), the last block of the group to arrive merges all of them into out_at(qi, d) (skipped where
+// it gives null): its fence orders the other blocks' partials before its reads, and the counter
+// goes back to zero for the next launch (or graph replay).
+template <typename OutAt>
+__device__ void merge_splits(const float* all, int nq, int64_t dh, int splits, unsigned* counter,
+                             int* last_s, OutAt out_at) {
+  const int64_t stride = dh + 2;
+  __threadfence();
+  __syncthreads();
+  if (threadIdx.x == 0) *last_s = atomicAdd(counter, 1u) == static_cast<unsigned>(splits - 1);
+  __syncthreads();
+  if (!*last_s) return;
+  __threadfence();
+  for (int64_t i = threadIdx.x; i < nq * dh; i += blockDim.x) {
+    const int qi = static_cast<int>(i / dh);
+    const int64_t d = i % dh;
+    float* out = out_at(qi, d);
+    if (out == nullptr) continue;
+    float mx = -INFINITY;
+    for (int s = 0; s < splits; ++s) mx = fmaxf(mx, __ldcg(all + (s * nq + qi) * stride + dh));
+    float num = 0.0f, den = 0.0f;
+    for (int s = 0; s < splits; ++s) {
+      const float* ps = all + (s * nq + qi) * stride;
+      const float ms = __ldcg(ps + dh);
+      if (ms == -INFINITY) continue;  // a split past the last key
+      const float w = expf(ms - mx);
+      num = fmaf(__ldcg(ps + d), w, num);
+      den = fmaf(__ldcg(ps + dh + 1), w, den);
+    }
+    *out = num / den;
+  }
+  if (threadIdx.x == 0) *counter = 0;
+}
+
 // Grid (kvh, query-token blocks, splits). Query qi of the block is token qb * QT + qi / group,
 // head g * group + qi % group.
 template <typename E>
@@ -84,6 +119,7 @@ __global__ void __launch_bounds__(kThreads) attention_kernel(AttentionArgs a, in
       if (key < k_end) {
         constexpr int kN = kPack<E>;
         const uint4* row = reinterpret_cast<const uint4*>(kc + key * dh);
+#pragma unroll 4
         for (int64_t p = 0; p < dh / kN; ++p) {
           float f[kN];
           unpack<E>(row[p], f);
@@ -139,6 +175,7 @@ __global__ void __launch_bounds__(kThreads) attention_kernel(AttentionArgs a, in
       for (int qi = 0; qi < kMaxQ; ++qi) {
         if (qi < nq) o[qi][j] *= corr_s[qi];
       }
+#pragma unroll 4
       for (int64_t key = 0; key < n_in_tile; ++key) {
         const float vv = to_float(vc[(tile + key) * dh + d]);
 #pragma unroll
@@ -182,35 +219,179 @@ __global__ void __launch_bounds__(kThreads) attention_kernel(AttentionArgs a, in
       part[qi * stride + dh + 1] = l_s[qi];
     }
   }
-  // The last split block to arrive merges: its fence orders the other blocks' partials before
-  // its reads, and the counter goes back to zero for the next launch (or graph replay).
-  __threadfence();
-  __syncthreads();
-  unsigned* counter = a.counter + g * gridDim.y + qb;
-  if (tid == 0) last_s = atomicAdd(counter, 1u) == static_cast<unsigned>(a.splits - 1);
-  __syncthreads();
-  if (!last_s) return;
-  __threadfence();
-  const float* all = a.partial + slot * nq * stride;
-  for (int64_t i = tid; i < nq * dh; i += kThreads) {
-    const int qi = static_cast<int>(i / dh);
-    const int64_t d = i % dh;
-    const int64_t t = t0 + qi / group;
-    if (t >= t_end) continue;
-    float mx = -INFINITY;
-    for (int s = 0; s < a.splits; ++s) mx = fmaxf(mx, __ldcg(all + (s * nq + qi) * stride + dh));
-    float num = 0.0f, den = 0.0f;
-    for (int s = 0; s < a.splits; ++s) {
-      const float* ps = all + (s * nq + qi) * stride;
-      const float ms = __ldcg(ps + dh);
-      if (ms == -INFINITY) continue;  // a split past the last key
-      const float w = expf(ms - mx);
-      num = fmaf(__ldcg(ps + d), w, num);
-      den = fmaf(__ldcg(ps + dh + 1), w, den);
-    }
-    a.out[(t * a.h + g * group + qi % group) * dh + d] = num / den;
+  merge_splits(a.partial + slot * nq * stride, nq, dh, a.splits, a.counter + g * gridDim.y + qb,
+               &last_s, [&](int qi, int64_t d) -> float* {
+                 const int64_t t = t0 + qi / group;
+                 return t < t_end ? a.out + (t * a.h + g * group + qi % group) * dh + d : nullptr;
+               });
+}
+
+// Decode (one token), fused with the query and key norms, RoPE and the cache update. Grid (kvh,
+// splits): block (g, s) serves the query heads of kv head g over split s of the positions. Each
+// block normalises and rotates the group's queries itself (a few hundred values: cheaper than a
+// launch); the block whose split holds the new position also writes its key and value to the
+// cache before reading it back. Scores: one key per thread, its row read with independent
+// 16-byte loads; values: threads take (16-byte pack, key lane) pairs so that a warp reads whole
+// rows, and a shared-memory reduction over the key lanes finishes each query.
+template <typename E>
+__global__ void __launch_bounds__(kThreads) attention_decode_kernel(DecodeAttentionArgs a) {
+  extern __shared__ float smem[];
+  __shared__ float m_s[kMaxQ], l_s[kMaxQ], corr_s[kMaxQ];
+  __shared__ int last_s;
+  constexpr int kN = kPack<E>;
+  const QkvRope& r = a.rope;
+  const int group = static_cast<int>(r.h / r.kvh);
+  const int dh = static_cast<int>(r.dh), half = dh / 2;
+  const int packs = dh / kN;          // 16-byte packs per cache row
+  const int lanes = kThreads / packs;  // keys read at once in the value pass
+  float* q_s = smem;                  // (group, dh) queries, normalised, rotated, times 1/sqrt(dh)
+  float* s_s = q_s + group * dh;      // (group, kTile) scores, then probabilities
+  float* o_s = s_s + group * kTile;   // (group, dh) running output
+  float* red_s = o_s + group * dh;    // (lanes, dh) value-pass partial sums
+  float* cos_s = red_s + lanes * dh;  // (half)
+  float* sin_s = cos_s + half;        // (half)
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  const int64_t g = blockIdx.x, split = blockIdx.y;
+  const int64_t pos = r.pos_dev != nullptr ? *r.pos_dev : r.pos;
+  const int64_t n_keys = pos + 1;
+  const int64_t chunk = ceil_div(ceil_div(n_keys, a.splits), 32) * 32;
+  const int64_t k_begin = std::min(n_keys, split * chunk);
+  const int64_t k_end = std::min(n_keys, k_begin + chunk);
+  const bool owner = k_begin <= pos && pos < k_end;  // this split writes the new key and value
+  E* kc = static_cast<E*>(r.k_cache) + g * r.cs * dh;
+  E* vc = static_cast<E*>(r.v_cache) + g * r.cs * dh;
+
+  // Angles in double, as on the CPU (see qk_norm_rope_kernel).
+  for (int i = tid; i < half; i += kThreads) {
+    const double freq = pow(static_cast<double>(r.theta), -2.0 * i / static_cast<double>(dh));
+    double sn, cn;
+    sincos(static_cast<double>(pos) * freq, &sn, &cn);
+    cos_s[i] = static_cast<float>(cn);
+    sin_s[i] = static_cast<float>(sn);
   }
-  if (tid == 0) *counter = 0;
+  for (int i = tid; i < group * dh; i += kThreads) o_s[i] = 0.0f;
+  if (tid < kMaxQ) {
+    m_s[tid] = -INFINITY;
+    l_s[tid] = 0.0f;
+  }
+  __syncthreads();
+  // One warp per head: the group's queries (when this split has keys), then the new key.
+  const float q_scale = 1.0f / sqrtf(static_cast<float>(dh));
+  const int n_q = k_begin < k_end ? group : 0;
+  for (int j = warp; j < n_q + (owner ? 1 : 0); j += kThreads / 32) {
+    const bool is_q = j < n_q;
+    const float* src = is_q ? r.q + (g * group + j) * dh : r.k + g * dh;
+    const float* w = is_q ? r.q_norm : r.k_norm;
+    float ss = 0.0f;
+    for (int i = lane; i < dh; i += 32) ss += src[i] * src[i];
+    const float scale = 1.0f / sqrtf(warp_sum(ss) / static_cast<float>(dh) + r.eps);
+    for (int i = lane; i < half; i += 32) {
+      const float an = src[i] * scale * w[i], bn = src[i + half] * scale * w[i + half];
+      const float ra = an * cos_s[i] - bn * sin_s[i], rb = an * sin_s[i] + bn * cos_s[i];
+      if (is_q) {
+        q_s[j * dh + i] = ra * q_scale;
+        q_s[j * dh + i + half] = rb * q_scale;
+      } else {
+        kc[pos * dh + i] = from_float<E>(ra);
+        kc[pos * dh + i + half] = from_float<E>(rb);
+      }
+    }
+  }
+  if (owner) {
+    for (int i = tid; i < dh; i += kThreads) vc[pos * dh + i] = from_float<E>(r.v[g * dh + i]);
+  }
+  __syncthreads();  // the queries, and the new cache row for this block's own reads
+
+  for (int64_t tile = k_begin; tile < k_end; tile += kTile) {
+    const int n_in = static_cast<int>(std::min<int64_t>(kTile, k_end - tile));
+    if (tid < n_in) {
+      float acc[kMaxQ];
+#pragma unroll
+      for (int qi = 0; qi < kMaxQ; ++qi) acc[qi] = 0.0f;
+      const uint4* row = reinterpret_cast<const uint4*>(kc + (tile + tid) * dh);
+#pragma unroll 8
+      for (int p = 0; p < packs; ++p) {
+        float f[kN];
+        unpack<E>(row[p], f);
+#pragma unroll
+        for (int qi = 0; qi < kMaxQ; ++qi) {
+          if (qi < group) {
+            const float* qv = q_s + qi * dh + p * kN;
+#pragma unroll
+            for (int e = 0; e < kN; ++e) acc[qi] = fmaf(f[e], qv[e], acc[qi]);
+          }
+        }
+      }
+#pragma unroll
+      for (int qi = 0; qi < kMaxQ; ++qi) {
+        if (qi < group) s_s[qi * kTile + tid] = acc[qi];
+      }
+    }
+    __syncthreads();
+    // Online softmax over the tile: one warp per query.
+    for (int qi = warp; qi < group; qi += kThreads / 32) {
+      float* sc = s_s + qi * kTile;
+      float mx = -INFINITY;
+      for (int j = lane; j < n_in; j += 32) mx = fmaxf(mx, sc[j]);
+      mx = warp_max(mx);
+      const float m_old = m_s[qi], m_new = fmaxf(m_old, mx);
+      float sum = 0.0f;
+      for (int j = lane; j < n_in; j += 32) {
+        const float p = m_new == -INFINITY ? 0.0f : expf(sc[j] - m_new);
+        sc[j] = p;
+        sum += p;
+      }
+      sum = warp_sum(sum);
+      if (lane == 0) {
+        const float c = m_old == -INFINITY ? 0.0f : expf(m_old - m_new);
+        corr_s[qi] = c;
+        m_s[qi] = m_new;
+        l_s[qi] = l_s[qi] * c + sum;
+      }
+    }
+    __syncthreads();
+    // Values, one query at a time (its rows come from L1 after the first).
+    const int pk = tid % packs, kl = tid / packs;
+    for (int qi = 0; qi < group; ++qi) {
+      if (kl < lanes) {
+        float acc[kN];
+#pragma unroll
+        for (int e = 0; e < kN; ++e) acc[e] = 0.0f;
+#pragma unroll 4
+        for (int j = kl; j < n_in; j += lanes) {
+          float f[kN];
+          unpack<E>(reinterpret_cast<const uint4*>(vc + (tile + j) * dh)[pk], f);
+          const float p = s_s[qi * kTile + j];
+#pragma unroll
+          for (int e = 0; e < kN; ++e) acc[e] = fmaf(p, f[e], acc[e]);
+        }
+#pragma unroll
+        for (int e = 0; e < kN; ++e) red_s[kl * dh + pk * kN + e] = acc[e];
+      }
+      __syncthreads();
+      for (int d = tid; d < dh; d += kThreads) {
+        float sum = 0.0f;
+        for (int l = 0; l < lanes; ++l) sum += red_s[l * dh + d];
+        o_s[qi * dh + d] = o_s[qi * dh + d] * corr_s[qi] + sum;
+      }
+      __syncthreads();
+    }
+  }
+
+  float* out = a.out + g * group * dh;
+  if (a.splits == 1) {
+    for (int i = tid; i < group * dh; i += kThreads) out[i] = o_s[i] / l_s[i / dh];
+    return;
+  }
+  const int64_t stride = dh + 2;
+  float* part = a.partial + (g * a.splits + split) * group * stride;
+  for (int i = tid; i < group * dh; i += kThreads) part[(i / dh) * stride + i % dh] = o_s[i];
+  if (tid < group) {
+    part[tid * stride + dh] = m_s[tid];
+    part[tid * stride + dh + 1] = l_s[tid];
+  }
+  merge_splits(a.partial + g * a.splits * group * stride, group, dh, a.splits, a.counter + g,
+               &last_s, [&](int qi, int64_t d) { return out + qi * dh + d; });
 }
 
 }  // namespace
@@ -256,6 +437,20 @@ void attention(ElemType type, const AttentionArgs& a, cudaStream_t stream) {
   visit_dtype(type, [&](auto tag) {
     using E = decltype(tag);
     attention_kernel<E><<<grid, kThreads, smem, stream>>>(a, QT);
+  });
+  HH_CUDA_CHECK_LAUNCH();
+}
+
+void attention_decode(ElemType type, const DecodeAttentionArgs& a, cudaStream_t stream) {
+  const QkvRope& r = a.rope;
+  const int64_t group = r.h / r.kvh;
+  visit_dtype(type, [&](auto tag) {
+    using E = decltype(tag);
+    const int64_t lanes = kThreads / (r.dh / kPack<E>);
+    const size_t smem =
+        static_cast<size_t>(group * (2 * r.dh + kTile) + lanes * r.dh + r.dh) * sizeof(float);
+    const dim3 grid(static_cast<unsigned>(r.kvh), static_cast<unsigned>(a.splits));
+    attention_decode_kernel<E><<<grid, kThreads, smem, stream>>>(a);
   });
   HH_CUDA_CHECK_LAUNCH();
 }

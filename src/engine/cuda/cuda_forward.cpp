@@ -255,44 +255,32 @@ void CudaBackend::decode_body(const Weights& w, KVCache& cache) {
       a.eps = c.rms_eps;
       matvec(E, a, stream_);
     });
-    timer_->run("qk_norm_rope", [&] {
-      QkvRope p{ws.qkv,
-                ws.qkv + qd,
-                ws.qkv + qd + kvd,
-                0,
-                0,
-                0,
-                lw.attn_q_norm.data<float>(),
-                lw.attn_k_norm.data<float>(),
-                const_cast<void*>(layer_plane(cache.k, l)),
-                const_cast<void*>(layer_plane(cache.v, l)),
-                1,
-                h,
-                kvh,
-                dh,
-                cache.context(),
-                c.rms_eps,
-                c.rope_theta,
-                0,
-                pos};
-      qk_norm_rope_store(E, p, stream_);
-    });
+    // The query and key norms, RoPE and the cache update run inside the attention kernel.
     timer_->run("attention", [&] {
-      AttentionArgs a{ws.qkv,
-                      layer_plane(cache.k, l),
-                      layer_plane(cache.v, l),
-                      ws.att,
-                      1,
-                      h,
-                      kvh,
-                      dh,
-                      cache.context(),
-                      0,
-                      pos,
-                      ws.decode_splits,
-                      ws.partial,
-                      ws.counters};
-      attention(E, a, stream_);
+      DecodeAttentionArgs a{{ws.qkv,
+                             ws.qkv + qd,
+                             ws.qkv + qd + kvd,
+                             0,
+                             0,
+                             0,
+                             lw.attn_q_norm.data<float>(),
+                             lw.attn_k_norm.data<float>(),
+                             const_cast<void*>(layer_plane(cache.k, l)),
+                             const_cast<void*>(layer_plane(cache.v, l)),
+                             1,
+                             h,
+                             kvh,
+                             dh,
+                             cache.context(),
+                             c.rms_eps,
+                             c.rope_theta,
+                             0,
+                             pos},
+                            ws.att,
+                            ws.decode_splits,
+                            ws.partial,
+                            ws.counters};
+      attention_decode(E, a, stream_);
     });
     timer_->run("matvec_attn_output", [&] {
       MatvecArgs a;

@@ -112,6 +112,18 @@ struct AttentionArgs {
   float* partial;     // scratch of attention_scratch_floats() floats
   unsigned* counter;  // scratch of attention_counters() zeroed counters (left zeroed)
 };
+// Decode attention (one token) fused with qk_norm_rope_store: the query heads are normalised,
+// rotated and scaled on the fly (rope.q is left as it is), the key and value of the token are
+// written to the cache at the position (rope.pos_dev or rope.pos; rope.T is 1), and out (h, dh)
+// gets attention over positions [0, pos]. Splits and scratch as attention() with T = 1.
+struct DecodeAttentionArgs {
+  QkvRope rope;
+  float* out;
+  int splits;
+  float* partial;
+  unsigned* counter;
+};
+void attention_decode(ElemType type, const DecodeAttentionArgs& args, cudaStream_t stream);
 // How many splits suit T tokens over a cache of cs positions on this GPU.
 int attention_splits(int64_t T, int64_t h, int64_t kvh, int64_t cs, int sm_count);
 size_t attention_scratch_floats(int64_t T, int64_t h, int64_t kvh, int64_t dh, int splits);

@@ -16,7 +16,10 @@ namespace {
 
 constexpr int kThreads = 256;
 constexpr int kWarps = kThreads / 32;
-constexpr int kUnroll = 4;  // 16-byte loads in flight per row and thread
+// 16-byte loads in flight per row and thread: SwiGLU reads two rows at once, so half as many
+// each (the same bytes in flight, and registers for four blocks per multiprocessor).
+template <bool kTwo>
+inline constexpr int kUnrollOf = kTwo ? 2 : 4;
 
 // Dynamic shared memory: x (K f32), the block-sum scratch (32), per-warp partial sums (kWarps
 // times 2 for SwiGLU's two rows).
@@ -33,14 +36,15 @@ struct RowFetch {
   float* y = nullptr;
   int64_t row = 0;
   bool valid = false;
-  uint4 u0[kUnroll];
-  uint4 u1[kUnroll];
+  uint4 u0[kUnrollOf<kTwo>];
+  uint4 u1[kUnrollOf<kTwo>];
 };
 
 // Resolves global row `g` (over all matrices, one after another) and issues its first loads.
 template <typename E, bool kTwo, int kWarpsPerRow>
 __device__ __forceinline__ void fetch_row(const MatvecArgs& a, int64_t g, int64_t total_rows,
                                           bool vec, int part, int lane, RowFetch<E, kTwo>& f) {
+  constexpr int kUnroll = kUnrollOf<kTwo>;
   f.valid = g < total_rows;
   if (!f.valid) return;
   // Constant indices only: a run-time index into the parameter arrays would copy them to local
@@ -92,6 +96,7 @@ __device__ __forceinline__ void row_dot(const RowFetch<E, kTwo>& f, int64_t K, b
                                         const float* xs, int part, int lane, float& acc0,
                                         float& acc1) {
   constexpr int kStride = 32 * kWarpsPerRow;
+  constexpr int kUnroll = kUnrollOf<kTwo>;
   if (!vec) {
     // Widths that are no multiple of a 16-byte pack (small test models): element loads.
     for (int64_t k = part * 32 + lane; k < K; k += kStride) {
@@ -133,13 +138,46 @@ __device__ __forceinline__ void row_dot(const RowFetch<E, kTwo>& f, int64_t K, b
   }
 }
 
-// A persistent grid: each block stages x once (normalised when a norm is fused), then walks row
-// groups of kWarps / kWarpsPerRow rows, a grid's worth apart. The first row's weights are
-// requested before x is staged and each next row's before the current one is reduced, so the
-// memory system never waits for the block's arithmetic.
+// Stages x (times the norm weight when a norm is fused) in shared memory with 16-byte loads, all
+// of a thread's share requested before the first store; returns the thread's part of the sum of
+// squares of x (the norm's scale is applied to the finished dot products instead of x, so
+// staging is one pass).
+__device__ __forceinline__ float stage_x(const MatvecArgs& a, bool vec_x, float* xs) {
+  const int64_t K = a.K;
+  float ss = 0.0f;
+  if (vec_x) {
+    const float4* x4 = reinterpret_cast<const float4*>(a.x);
+    const float4* w4 = reinterpret_cast<const float4*>(a.norm_weight);
+    float4* xs4 = reinterpret_cast<float4*>(xs);
+#pragma unroll 2
+    for (int64_t i = threadIdx.x; i < K / 4; i += kThreads) {
+      float4 v = x4[i];
+      ss += v.x * v.x + v.y * v.y + v.z * v.z + v.w * v.w;
+      if (w4 != nullptr) {
+        const float4 w = w4[i];
+        v = make_float4(v.x * w.x, v.y * w.y, v.z * w.z, v.w * w.w);
+      }
+      xs4[i] = v;
+    }
+    return ss;
+  }
+  for (int64_t i = threadIdx.x; i < K; i += kThreads) {
+    const float v = a.x[i];
+    ss += v * v;
+    xs[i] = a.norm_weight != nullptr ? v * a.norm_weight[i] : v;
+  }
+  return ss;
+}
+
+// A persistent grid: each block stages x once (times the norm weight when a norm is fused), then
+// walks row groups of kWarps / kWarpsPerRow rows, a grid's worth apart. The first row's weights
+// are requested before x is staged and each next row's before the current one is reduced, so
+// the memory system never waits for the block's arithmetic.
 template <typename E, MatvecMode kMode, int kWarpsPerRow>
-__global__ void __launch_bounds__(kThreads)
-    matvec_kernel(MatvecArgs a, bool vec, int64_t total_rows) {
+// Registers for four blocks (half the threads) per multiprocessor; three in f32, which would
+// spill at that.
+__global__ void __launch_bounds__(kThreads, sizeof(E) == 4 ? 3 : 4)
+    matvec_kernel(MatvecArgs a, bool vec, bool vec_x, int64_t total_rows) {
   extern __shared__ float smem[];
   float* xs = smem;               // (K) the input, normalised when a norm is fused
   float* scratch = xs + a.K;      // (32)
@@ -155,16 +193,14 @@ __global__ void __launch_bounds__(kThreads)
   RowFetch<E, kTwo> f;
   fetch_row<E, kTwo, kWarpsPerRow>(a, base + warp / kWarpsPerRow, total_rows, vec, part, lane, f);
 
+  float scale = 1.0f;
+  const float ss = stage_x(a, vec_x, xs);
   if (a.norm_weight != nullptr) {
-    float ss = 0.0f;
-    for (int64_t i = threadIdx.x; i < K; i += kThreads) ss += a.x[i] * a.x[i];
-    ss = block_sum(ss, scratch);
-    const float scale = 1.0f / sqrtf(ss / static_cast<float>(K) + a.eps);
-    for (int64_t i = threadIdx.x; i < K; i += kThreads) xs[i] = a.x[i] * scale * a.norm_weight[i];
+    // block_sum's barriers also publish xs.
+    scale = 1.0f / sqrtf(block_sum(ss, scratch) / static_cast<float>(K) + a.eps);
   } else {
-    for (int64_t i = threadIdx.x; i < K; i += kThreads) xs[i] = a.x[i];
+    __syncthreads();
   }
-  __syncthreads();
 
   for (; base < total_rows; base += step) {  // block-uniform: barriers below are safe
     float acc0 = 0.0f, acc1 = 0.0f;
@@ -174,8 +210,8 @@ __global__ void __launch_bounds__(kThreads)
     float* y = f.y;
     fetch_row<E, kTwo, kWarpsPerRow>(a, base + step + warp / kWarpsPerRow, total_rows, vec, part,
                                      lane, f);
-    acc0 = warp_sum(acc0);
-    if constexpr (kTwo) acc1 = warp_sum(acc1);
+    acc0 = warp_sum(acc0) * scale;
+    if constexpr (kTwo) acc1 = warp_sum(acc1) * scale;
     if constexpr (kWarpsPerRow > 1) {
       if (lane == 0) {
         partial[2 * warp] = acc0;
@@ -203,7 +239,7 @@ __global__ void __launch_bounds__(kThreads)
 }
 
 template <typename E, MatvecMode kMode, int kWarpsPerRow>
-void launch(const MatvecArgs& a, bool vec, int64_t total_rows, cudaStream_t stream) {
+void launch(const MatvecArgs& a, bool vec, bool vec_x, int64_t total_rows, cudaStream_t stream) {
   constexpr int kRowsPerBlock = kWarps / kWarpsPerRow;
   const size_t smem = smem_bytes(a.K);
   auto kernel = matvec_kernel<E, kMode, kWarpsPerRow>;
@@ -219,19 +255,20 @@ void launch(const MatvecArgs& a, bool vec, int64_t total_rows, cudaStream_t stre
   const int64_t groups = ceil_div(total_rows, kRowsPerBlock);
   const auto blocks =
       static_cast<unsigned>(std::min<int64_t>(groups, int64_t{sms} * std::max(per_sm, 1)));
-  kernel<<<blocks, kThreads, smem, stream>>>(a, vec, total_rows);
+  kernel<<<blocks, kThreads, smem, stream>>>(a, vec, vec_x, total_rows);
 }
 
 template <typename E, MatvecMode kMode>
-void launch_mode(const MatvecArgs& a, bool vec, int64_t total_rows, cudaStream_t stream) {
+void launch_mode(const MatvecArgs& a, bool vec, bool vec_x, int64_t total_rows,
+                 cudaStream_t stream) {
   // Enough warps in flight to keep the memory system busy: matrices of few rows split each row's
   // width over 2 or 4 warps.
   if (total_rows >= 4096) {
-    launch<E, kMode, 1>(a, vec, total_rows, stream);
+    launch<E, kMode, 1>(a, vec, vec_x, total_rows, stream);
   } else if (total_rows >= 2048) {
-    launch<E, kMode, 2>(a, vec, total_rows, stream);
+    launch<E, kMode, 2>(a, vec, vec_x, total_rows, stream);
   } else {
-    launch<E, kMode, 4>(a, vec, total_rows, stream);
+    launch<E, kMode, 4>(a, vec, vec_x, total_rows, stream);
   }
 }
 
@@ -259,15 +296,17 @@ void matvec(ElemType type, const MatvecArgs& a, cudaStream_t stream) {
     for (int i = 0; i < (a.mode == MatvecMode::SwiGlu ? 2 : a.n_mats); ++i) {
       vec = vec && reinterpret_cast<uintptr_t>(a.w[i]) % 16 == 0;
     }
+    const auto aligned = [](const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; };
+    const bool vec_x = a.K % 4 == 0 && aligned(a.x) && aligned(a.norm_weight);
     switch (a.mode) {
       case MatvecMode::Store:
-        launch_mode<E, MatvecMode::Store>(a, vec, total_rows, stream);
+        launch_mode<E, MatvecMode::Store>(a, vec, vec_x, total_rows, stream);
         break;
       case MatvecMode::Add:
-        launch_mode<E, MatvecMode::Add>(a, vec, total_rows, stream);
+        launch_mode<E, MatvecMode::Add>(a, vec, vec_x, total_rows, stream);
         break;
       case MatvecMode::SwiGlu:
-        launch_mode<E, MatvecMode::SwiGlu>(a, vec, total_rows, stream);
+        launch_mode<E, MatvecMode::SwiGlu>(a, vec, vec_x, total_rows, stream);
         break;
     }
   });

@@ -330,6 +330,71 @@ TEST_P(CudaKernels, AttentionSplitAndUnsplitMatchReference) {
   }
 }
 
+// The fused decode kernel against the two it replaces (each checked against the CPU above): the
+// same output, and the same key and value written to the cache, for split and unsplit caches,
+// the first and the last position, and group sizes 2 to 16.
+TEST_P(CudaKernels, DecodeAttentionEqualsNormRopeThenAttention) {
+  struct Case {
+    int64_t h, kvh, dh, cs, pos;
+    int splits;
+  };
+  const Case cases[] = {
+      {16, 8, 128, 2048, 1500, 8}, {16, 8, 128, 1024, 70, 4}, {4, 2, 16, 64, 0, 1},
+      {4, 2, 32, 300, 299, 3},     {32, 2, 64, 40, 3, 2},     {8, 8, 256, 512, 200, 1},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(testing::Message() << "h " << c.h << " kvh " << c.kvh << " dh " << c.dh << " pos "
+                                    << c.pos << " splits " << c.splits);
+    const auto q = random_floats(c.h * c.dh, rng_), k = random_floats(c.kvh * c.dh, rng_),
+               v = random_floats(c.kvh * c.dh, rng_);
+    const auto qn = random_floats(c.dh, rng_, 0.1, 1.0), kn = random_floats(c.dh, rng_, 0.1, 1.0);
+    const Encoded cache = encode(dtype(), random_floats(c.kvh * c.cs * c.dh, rng_));
+    DeviceBuffer<float> dq(q), dk(k), dv(v), dqn(qn), dkn(kn);
+    DeviceBuffer<uint8_t> kc1(cache.bytes), vc1(cache.bytes), kc2(cache.bytes), vc2(cache.bytes);
+    DeviceBuffer<int64_t> dpos(std::vector<int64_t>{c.pos});
+    DeviceBuffer<float> out1(c.h * c.dh, NAN), out2(c.h * c.dh, NAN);
+    DeviceBuffer<float> partial(cuda::attention_scratch_floats(1, c.h, c.kvh, c.dh, c.splits) + 1,
+                                0.0f);
+    DeviceBuffer<unsigned> counters(cuda::attention_counters(1, c.h, c.kvh), 0u);
+    cuda::QkvRope p{dq.get(), dk.get(), dv.get(), 0,     0,      0,        dqn.get(),
+                    dkn.get(), kc2.get(), vc2.get(), 1, c.h,    c.kvh,    c.dh,
+                    c.cs,      1e-6f,     1e6f,      0, dpos.get()};
+    for (int run = 0; run < 2; ++run) {  // the second run checks the counters were reset
+      cuda::attention_decode(dtype(),
+                             {p, out2.get(), c.splits, partial.get(), counters.get()}, nullptr);
+      const auto got = out2.read();
+      std::vector<double> want;
+      if (run == 0) {
+        // The unfused pair, on its own copy of the caches (q is rotated in place there).
+        DeviceBuffer<float> dq1(q);
+        cuda::QkvRope p1 = p;
+        p1.q = dq1.get();
+        p1.k_cache = kc1.get();
+        p1.v_cache = vc1.get();
+        cuda::qk_norm_rope_store(dtype(), p1, nullptr);
+        cuda::AttentionArgs a{dq1.get(),  kc1.get(), vc1.get(),     out1.get(),     1,
+                              c.h,        c.kvh,     c.dh,          c.cs,           0,
+                              dpos.get(), c.splits,  partial.get(), counters.get()};
+        cuda::attention(dtype(), a, nullptr);
+      }
+      const auto ref = out1.read();
+      want.assign(ref.begin(), ref.end());
+      // In f16/bf16 the new key may round to a neighbouring value (sums in another order).
+      EXPECT_LT(rel_error(got, want), dtype() == ElemType::F32 ? 1e-5 : 1e-3);
+    }
+    for (unsigned n : counters.read()) EXPECT_EQ(n, 0u);
+    const auto k1 = kc1.read(), k2 = kc2.read(), v1 = vc1.read(), v2 = vc2.read();
+    for (int64_t g = 0; g < c.kvh; ++g) {
+      for (int64_t i = 0; i < c.dh; ++i) {
+        const size_t at = (g * c.cs + c.pos) * c.dh + i;
+        const double want = decode_at(dtype(), k1, at);
+        EXPECT_NEAR(decode_at(dtype(), k2, at), want, 1e-2 * (1 + std::abs(want)));
+        EXPECT_EQ(decode_at(dtype(), v2, at), decode_at(dtype(), v1, at));
+      }
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Dtypes, CudaKernels, ::testing::ValuesIn(kDtypes),
                          [](const auto& info) { return std::string(elem_name(info.param)); });
 
