@@ -20,6 +20,7 @@ constexpr int kTile = kThreads;  // keys per tile: one per thread when scoring
 constexpr int kMaxQ = 16;        // queries (token, head) per block
 constexpr int kMaxHeadDim = 256;
 constexpr int kDimsPerThread = kMaxHeadDim / kThreads;
+constexpr int64_t kMinSplitKeys = 256;  // decode: positions per split, at least
 
 int queries_tokens(int64_t T, int64_t group) {
   return static_cast<int>(std::min<int64_t>(T, std::max<int64_t>(1, kMaxQ / group)));
@@ -28,10 +29,12 @@ int queries_tokens(int64_t T, int64_t group) {
 // Once a split block has written its partial result (nq, dh + 2 floats per split: o, then m and
 // l), the last block of the group to arrive merges all of them into out_at(qi, d) (skipped where
 // it gives null): its fence orders the other blocks' partials before its reads, and the counter
-// goes back to zero for the next launch (or graph replay).
+// goes back to zero for the next launch (or graph replay). Every load of a pass is independent
+// of the others: the splits' (m, l) pairs into w_s (2 nq splits floats of shared memory), one
+// weight per (query, split) from them, then each output element as a weighted sum.
 template <typename OutAt>
 __device__ void merge_splits(const float* all, int nq, int64_t dh, int splits, unsigned* counter,
-                             int* last_s, OutAt out_at) {
+                             int* last_s, float* w_s, OutAt out_at) {
   const int64_t stride = dh + 2;
   __threadfence();
   __syncthreads();
@@ -39,23 +42,36 @@ __device__ void merge_splits(const float* all, int nq, int64_t dh, int splits, u
   __syncthreads();
   if (!*last_s) return;
   __threadfence();
+  float* l_s = w_s + nq * splits;
+  for (int i = threadIdx.x; i < nq * splits; i += blockDim.x) {
+    const int qi = i / splits, s = i % splits;
+    w_s[i] = __ldcg(all + (s * nq + qi) * stride + dh);
+    l_s[i] = __ldcg(all + (s * nq + qi) * stride + dh + 1);
+  }
+  __syncthreads();
+  for (int qi = threadIdx.x; qi < nq; qi += blockDim.x) {
+    float* w = w_s + qi * splits;
+    const float* l = l_s + qi * splits;
+    float mx = -INFINITY;
+    for (int s = 0; s < splits; ++s) mx = fmaxf(mx, w[s]);
+    float den = 0.0f;
+    for (int s = 0; s < splits; ++s) {
+      w[s] = w[s] == -INFINITY ? 0.0f : expf(w[s] - mx);  // -inf: a split past the last key
+      den = fmaf(l[s], w[s], den);
+    }
+    for (int s = 0; s < splits; ++s) w[s] /= den;
+  }
+  __syncthreads();
   for (int64_t i = threadIdx.x; i < nq * dh; i += blockDim.x) {
     const int qi = static_cast<int>(i / dh);
     const int64_t d = i % dh;
     float* out = out_at(qi, d);
     if (out == nullptr) continue;
-    float mx = -INFINITY;
-    for (int s = 0; s < splits; ++s) mx = fmaxf(mx, __ldcg(all + (s * nq + qi) * stride + dh));
-    float num = 0.0f, den = 0.0f;
-    for (int s = 0; s < splits; ++s) {
-      const float* ps = all + (s * nq + qi) * stride;
-      const float ms = __ldcg(ps + dh);
-      if (ms == -INFINITY) continue;  // a split past the last key
-      const float w = expf(ms - mx);
-      num = fmaf(__ldcg(ps + d), w, num);
-      den = fmaf(__ldcg(ps + dh + 1), w, den);
-    }
-    *out = num / den;
+    const float* w = w_s + qi * splits;
+    float num = 0.0f;
+#pragma unroll 8
+    for (int s = 0; s < splits; ++s) num = fmaf(__ldcg(all + (s * nq + qi) * stride + d), w[s], num);
+    *out = num;
   }
   if (threadIdx.x == 0) *counter = 0;
 }
@@ -220,7 +236,7 @@ __global__ void __launch_bounds__(kThreads) attention_kernel(AttentionArgs a, in
     }
   }
   merge_splits(a.partial + slot * nq * stride, nq, dh, a.splits, a.counter + g * gridDim.y + qb,
-               &last_s, [&](int qi, int64_t d) -> float* {
+               &last_s, s_s, [&](int qi, int64_t d) -> float* {
                  const int64_t t = t0 + qi / group;
                  return t < t_end ? a.out + (t * a.h + g * group + qi % group) * dh + d : nullptr;
                });
@@ -253,11 +269,16 @@ __global__ void __launch_bounds__(kThreads) attention_decode_kernel(DecodeAttent
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const int64_t g = blockIdx.x, split = blockIdx.y;
   const int64_t pos = r.pos_dev != nullptr ? *r.pos_dev : r.pos;
+  // Short caches take fewer splits than the launch has (down to one, with no merge at all): no
+  // split gets fewer than kMinSplitKeys positions, and blocks past the last one leave at once.
   const int64_t n_keys = pos + 1;
-  const int64_t chunk = ceil_div(ceil_div(n_keys, a.splits), 32) * 32;
-  const int64_t k_begin = std::min(n_keys, split * chunk);
+  const int64_t chunk =
+      std::max<int64_t>(ceil_div(ceil_div(n_keys, a.splits), 32) * 32, int64_t{kMinSplitKeys});
+  const int splits = static_cast<int>(ceil_div(n_keys, chunk));
+  if (split >= splits) return;
+  const int64_t k_begin = split * chunk;
   const int64_t k_end = std::min(n_keys, k_begin + chunk);
-  const bool owner = k_begin <= pos && pos < k_end;  // this split writes the new key and value
+  const bool owner = pos < k_end;  // this split writes the new key and value
   E* kc = static_cast<E*>(r.k_cache) + g * r.cs * dh;
   E* vc = static_cast<E*>(r.v_cache) + g * r.cs * dh;
 
@@ -277,9 +298,8 @@ __global__ void __launch_bounds__(kThreads) attention_decode_kernel(DecodeAttent
   __syncthreads();
   // One warp per head: the group's queries (when this split has keys), then the new key.
   const float q_scale = 1.0f / sqrtf(static_cast<float>(dh));
-  const int n_q = k_begin < k_end ? group : 0;
-  for (int j = warp; j < n_q + (owner ? 1 : 0); j += kThreads / 32) {
-    const bool is_q = j < n_q;
+  for (int j = warp; j < group + (owner ? 1 : 0); j += kThreads / 32) {
+    const bool is_q = j < group;
     const float* src = is_q ? r.q + (g * group + j) * dh : r.k + g * dh;
     const float* w = is_q ? r.q_norm : r.k_norm;
     float ss = 0.0f;
@@ -379,7 +399,7 @@ __global__ void __launch_bounds__(kThreads) attention_decode_kernel(DecodeAttent
   }
 
   float* out = a.out + g * group * dh;
-  if (a.splits == 1) {
+  if (splits == 1) {
     for (int i = tid; i < group * dh; i += kThreads) out[i] = o_s[i] / l_s[i / dh];
     return;
   }
@@ -390,8 +410,8 @@ __global__ void __launch_bounds__(kThreads) attention_decode_kernel(DecodeAttent
     part[tid * stride + dh] = m_s[tid];
     part[tid * stride + dh + 1] = l_s[tid];
   }
-  merge_splits(a.partial + g * a.splits * group * stride, group, dh, a.splits, a.counter + g,
-               &last_s, [&](int qi, int64_t d) { return out + qi * dh + d; });
+  merge_splits(a.partial + g * a.splits * group * stride, group, dh, splits, a.counter + g,
+               &last_s, s_s, [&](int qi, int64_t d) { return out + qi * dh + d; });
 }
 
 }  // namespace
