@@ -70,7 +70,8 @@ __device__ void merge_splits(const float* all, int nq, int64_t dh, int splits, u
     const float* w = w_s + qi * splits;
     float num = 0.0f;
 #pragma unroll 8
-    for (int s = 0; s < splits; ++s) num = fmaf(__ldcg(all + (s * nq + qi) * stride + d), w[s], num);
+    for (int s = 0; s < splits; ++s)
+      num = fmaf(__ldcg(all + (s * nq + qi) * stride + d), w[s], num);
     *out = num;
   }
   if (threadIdx.x == 0) *counter = 0;
@@ -258,14 +259,14 @@ __global__ void __launch_bounds__(kThreads) attention_decode_kernel(DecodeAttent
   const QkvRope& r = a.rope;
   const int group = static_cast<int>(r.h / r.kvh);
   const int dh = static_cast<int>(r.dh), half = dh / 2;
-  const int packs = dh / kN;          // 16-byte packs per cache row
+  const int packs = dh / kN;           // 16-byte packs per cache row
   const int lanes = kThreads / packs;  // keys read at once in the value pass
-  float* q_s = smem;                  // (group, dh) queries, normalised, rotated, times 1/sqrt(dh)
-  float* s_s = q_s + group * dh;      // (group, kTile) scores, then probabilities
-  float* o_s = s_s + group * kTile;   // (group, dh) running output
-  float* red_s = o_s + group * dh;    // (lanes, dh) value-pass partial sums
-  float* cos_s = red_s + lanes * dh;  // (half)
-  float* sin_s = cos_s + half;        // (half)
+  float* q_s = smem;                   // (group, dh) queries, normalised, rotated, times 1/sqrt(dh)
+  float* s_s = q_s + group * dh;       // (group, kTile) scores, then probabilities
+  float* o_s = s_s + group * kTile;    // (group, dh) running output
+  float* red_s = o_s + group * dh;     // (lanes, dh) value-pass partial sums
+  float* cos_s = red_s + lanes * dh;   // (half)
+  float* sin_s = cos_s + half;         // (half)
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const int64_t g = blockIdx.x, split = blockIdx.y;
   const int64_t pos = r.pos_dev != nullptr ? *r.pos_dev : r.pos;
@@ -410,8 +411,8 @@ __global__ void __launch_bounds__(kThreads) attention_decode_kernel(DecodeAttent
     part[tid * stride + dh] = m_s[tid];
     part[tid * stride + dh + 1] = l_s[tid];
   }
-  merge_splits(a.partial + g * a.splits * group * stride, group, dh, splits, a.counter + g,
-               &last_s, s_s, [&](int qi, int64_t d) { return out + qi * dh + d; });
+  merge_splits(a.partial + g * a.splits * group * stride, group, dh, splits, a.counter + g, &last_s,
+               s_s, [&](int qi, int64_t d) { return out + qi * dh + d; });
 }
 
 }  // namespace

@@ -257,29 +257,15 @@ void CudaBackend::decode_body(const Weights& w, KVCache& cache) {
     });
     // The query and key norms, RoPE and the cache update run inside the attention kernel.
     timer_->run("attention", [&] {
-      DecodeAttentionArgs a{{ws.qkv,
-                             ws.qkv + qd,
-                             ws.qkv + qd + kvd,
-                             0,
-                             0,
-                             0,
-                             lw.attn_q_norm.data<float>(),
-                             lw.attn_k_norm.data<float>(),
-                             const_cast<void*>(layer_plane(cache.k, l)),
-                             const_cast<void*>(layer_plane(cache.v, l)),
-                             1,
-                             h,
-                             kvh,
-                             dh,
-                             cache.context(),
-                             c.rms_eps,
-                             c.rope_theta,
-                             0,
-                             pos},
-                            ws.att,
-                            ws.decode_splits,
-                            ws.partial,
-                            ws.counters};
+      DecodeAttentionArgs a{
+          {ws.qkv, ws.qkv + qd, ws.qkv + qd + kvd, 0, 0, 0, lw.attn_q_norm.data<float>(),
+           lw.attn_k_norm.data<float>(), const_cast<void*>(layer_plane(cache.k, l)),
+           const_cast<void*>(layer_plane(cache.v, l)), 1, h, kvh, dh, cache.context(), c.rms_eps,
+           c.rope_theta, 0, pos},
+          ws.att,
+          ws.decode_splits,
+          ws.partial,
+          ws.counters};
       attention_decode(E, a, stream_);
     });
     timer_->run("matvec_attn_output", [&] {

@@ -356,12 +356,12 @@ TEST_P(CudaKernels, DecodeAttentionEqualsNormRopeThenAttention) {
     DeviceBuffer<float> partial(cuda::attention_scratch_floats(1, c.h, c.kvh, c.dh, c.splits) + 1,
                                 0.0f);
     DeviceBuffer<unsigned> counters(cuda::attention_counters(1, c.h, c.kvh), 0u);
-    cuda::QkvRope p{dq.get(), dk.get(), dv.get(), 0,     0,      0,        dqn.get(),
-                    dkn.get(), kc2.get(), vc2.get(), 1, c.h,    c.kvh,    c.dh,
+    cuda::QkvRope p{dq.get(),  dk.get(),  dv.get(),  0, 0,         0,     dqn.get(),
+                    dkn.get(), kc2.get(), vc2.get(), 1, c.h,       c.kvh, c.dh,
                     c.cs,      1e-6f,     1e6f,      0, dpos.get()};
     for (int run = 0; run < 2; ++run) {  // the second run checks the counters were reset
-      cuda::attention_decode(dtype(),
-                             {p, out2.get(), c.splits, partial.get(), counters.get()}, nullptr);
+      cuda::attention_decode(dtype(), {p, out2.get(), c.splits, partial.get(), counters.get()},
+                             nullptr);
       const auto got = out2.read();
       std::vector<double> want;
       if (run == 0) {
@@ -372,8 +372,8 @@ TEST_P(CudaKernels, DecodeAttentionEqualsNormRopeThenAttention) {
         p1.k_cache = kc1.get();
         p1.v_cache = vc1.get();
         cuda::qk_norm_rope_store(dtype(), p1, nullptr);
-        cuda::AttentionArgs a{dq1.get(),  kc1.get(), vc1.get(),     out1.get(),     1,
-                              c.h,        c.kvh,     c.dh,          c.cs,           0,
+        cuda::AttentionArgs a{dq1.get(),  kc1.get(), vc1.get(),     out1.get(),    1,
+                              c.h,        c.kvh,     c.dh,          c.cs,          0,
                               dpos.get(), c.splits,  partial.get(), counters.get()};
         cuda::attention(dtype(), a, nullptr);
       }
