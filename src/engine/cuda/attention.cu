@@ -20,7 +20,7 @@ constexpr int kTile = kThreads;  // keys per tile: one per thread when scoring
 constexpr int kMaxQ = 16;        // queries (token, head) per block
 constexpr int kMaxHeadDim = 256;
 constexpr int kDimsPerThread = kMaxHeadDim / kThreads;
-constexpr int64_t kMinSplitKeys = 256;  // decode: positions per split, at least
+constexpr int64_t kMinSplitKeys = 16;  // decode: positions per split, at least
 
 int queries_tokens(int64_t T, int64_t group) {
   return static_cast<int>(std::min<int64_t>(T, std::max<int64_t>(1, kMaxQ / group)));
@@ -243,38 +243,97 @@ __global__ void __launch_bounds__(kThreads) attention_kernel(AttentionArgs a, in
                });
 }
 
+// Decode tile geometry at head width dh with kN elements per 16-byte pack. A cache row is P
+// packs, read by a row group of G lanes (the largest power of two up to P and 32), lane j taking
+// packs j, j + G, ... (PL <= 2 of them); a warp reads 32 / G rows at once, the block 128 / G.
+// Every thread holds kSlots packs of keys and kSlots of values per tile, slot s being pack
+// (s % PL) of round s / PL, so a tile is NK = rounds * 128 / G keys (at most 128), all of
+// them requested with one load per slot before any of them is used.
+constexpr int kSlots = 4;
+constexpr int kRedFloats = 2048;  // value-pass cross-warp partial sums (floats of shared memory)
+struct DecodeGeometry {
+  int P, G, PL, rounds, NK;
+};
+__host__ __device__ inline DecodeGeometry decode_geometry(int dh, int kN) {
+  DecodeGeometry d{};
+  d.P = dh / kN;
+  d.G = 1;
+  while (d.G * 2 <= d.P && d.G * 2 <= 32) d.G *= 2;
+  d.PL = (d.P + d.G - 1) / d.G;
+  d.rounds = kSlots / d.PL < d.G ? kSlots / d.PL : d.G;
+  d.NK = d.rounds * (kThreads / d.G);
+  return d;
+}
+// Queries whose value-pass partial sums (one row of dh per warp each) are reduced at once.
+__host__ __device__ inline int decode_query_batch(int group, int dh) {
+  const int qb = kRedFloats / (4 * dh);
+  return qb < 1 ? 1 : (qb < group ? qb : group);
+}
+
 // Decode (one token), fused with the query and key norms, RoPE and the cache update. Grid (kvh,
-// splits): block (g, s) serves the query heads of kv head g over split s of the positions. Each
-// block normalises and rotates the group's queries itself (a few hundred values: cheaper than a
-// launch); the block whose split holds the new position also writes its key and value to the
-// cache before reading it back. Scores: one key per thread, its row read with independent
-// 16-byte loads; values: threads take (16-byte pack, key lane) pairs so that a warp reads whole
-// rows, and a shared-memory reduction over the key lanes finishes each query.
+// splits): block (g, s) serves the query heads of kv head g over split s of the positions, at
+// least kMinSplitKeys of them (short caches leave the later splits idle; one split: no merge).
+// Every load a block needs is issued before anything waits on one: its first tile of keys and
+// values (kSlots 16-byte loads a thread each, coalesced rows), the group's query heads, the new
+// key and value. Each warp normalises and rotates whole heads (cos and sin from the precomputed
+// inverse frequencies, no double transcendental); the block whose split holds the new position
+// writes its key and value to the cache and takes them from shared memory for its own scores
+// (the cache row is never read back). Scores: each thread's packs against each query, summed
+// over the row group by shuffles; softmax one warp per query; values: each thread's packs
+// weighted by their probabilities, summed over the warp's row groups by shuffles and over the
+// four warps in shared memory. The next tile's keys are requested as soon as the current ones
+// are unpacked, its values once the current values are.
 template <typename E>
 __global__ void __launch_bounds__(kThreads) attention_decode_kernel(DecodeAttentionArgs a) {
-  extern __shared__ float smem[];
+  extern __shared__ __align__(16) unsigned char dsmem[];
   __shared__ float m_s[kMaxQ], l_s[kMaxQ], corr_s[kMaxQ];
   __shared__ int last_s;
   constexpr int kN = kPack<E>;
+  constexpr int kPairs = kMaxHeadDim / 2 / 32;  // RoPE pairs per lane
   const QkvRope& r = a.rope;
   const int group = static_cast<int>(r.h / r.kvh);
   const int dh = static_cast<int>(r.dh), half = dh / 2;
-  const int packs = dh / kN;           // 16-byte packs per cache row
-  const int lanes = kThreads / packs;  // keys read at once in the value pass
-  float* q_s = smem;                   // (group, dh) queries, normalised, rotated, times 1/sqrt(dh)
-  float* s_s = q_s + group * dh;       // (group, kTile) scores, then probabilities
-  float* o_s = s_s + group * kTile;    // (group, dh) running output
-  float* red_s = o_s + group * dh;     // (lanes, dh) value-pass partial sums
-  float* cos_s = red_s + lanes * dh;   // (half)
-  float* sin_s = cos_s + half;         // (half)
+  const DecodeGeometry geo = decode_geometry(dh, kN);
+  const int NK = geo.NK, G = geo.G, PL = geo.PL;
+  const int QB = decode_query_batch(group, dh);
+  E* knew_e = reinterpret_cast<E*>(dsmem);  // (dh) the new key, rotated, in the cache's type
+  E* vnew_e = knew_e + dh;                  // (dh) the new value
+  float* q_s = reinterpret_cast<float*>(vnew_e + dh);  // (group, dh) queries times 1/sqrt(dh)
+  float* s_s = q_s + group * dh;                       // (group, NK) scores, then probabilities
+  float* o_s = s_s + group * NK;                       // (group, dh) running output
+  float* red_s = o_s + group * dh;  // (4 warps, QB, dh) value partials; the merge's weights
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const int64_t g = blockIdx.x, split = blockIdx.y;
+  // Head j's values and norm weights, lane holding the RoPE pairs (i, i + dh/2) for
+  // i = lane + 32 k: heads j < group are the group's queries, head group the new key. Each
+  // warp's first head and the inverse frequencies are requested before the position is known.
+  float x0[kPairs], x1[kPairs], w0[kPairs], w1[kPairs];
+  const auto fetch = [&](int j) {
+    const bool is_q = j < group;
+    const float* src = is_q ? r.q + (g * group + j) * dh : r.k + g * dh;
+    const float* w = is_q ? r.q_norm : r.k_norm;
+#pragma unroll
+    for (int k = 0; k < kPairs; ++k) {
+      const int i = lane + 32 * k;
+      x0[k] = x1[k] = w0[k] = w1[k] = 0.0f;
+      if (i < half) {
+        x0[k] = src[i];
+        x1[k] = src[i + half];
+        w0[k] = w[i];
+        w1[k] = w[i + half];
+      }
+    }
+  };
+  if (warp <= group) fetch(warp);
+  double freq[kPairs];
+#pragma unroll
+  for (int k = 0; k < kPairs; ++k) {
+    const int i = lane + 32 * k;
+    freq[k] = i < half ? r.inv_freq[i] : 0.0;
+  }
   const int64_t pos = r.pos_dev != nullptr ? *r.pos_dev : r.pos;
-  // Short caches take fewer splits than the launch has (down to one, with no merge at all): no
-  // split gets fewer than kMinSplitKeys positions, and blocks past the last one leave at once.
   const int64_t n_keys = pos + 1;
-  const int64_t chunk =
-      std::max<int64_t>(ceil_div(ceil_div(n_keys, a.splits), 32) * 32, int64_t{kMinSplitKeys});
+  const int64_t chunk = ceil_div(ceil_div(n_keys, a.splits), kMinSplitKeys) * kMinSplitKeys;
   const int splits = static_cast<int>(ceil_div(n_keys, chunk));
   if (split >= splits) return;
   const int64_t k_begin = split * chunk;
@@ -283,83 +342,149 @@ __global__ void __launch_bounds__(kThreads) attention_decode_kernel(DecodeAttent
   E* kc = static_cast<E*>(r.k_cache) + g * r.cs * dh;
   E* vc = static_cast<E*>(r.v_cache) + g * r.cs * dh;
 
-  // Angles in double, as on the CPU (see qk_norm_rope_kernel).
-  for (int i = tid; i < half; i += kThreads) {
-    const double freq = pow(static_cast<double>(r.theta), -2.0 * i / static_cast<double>(dh));
-    double sn, cn;
-    sincos(static_cast<double>(pos) * freq, &sn, &cn);
-    cos_s[i] = static_cast<float>(cn);
-    sin_s[i] = static_cast<float>(sn);
+  // This thread's slots: row in the tile (-1: past the tile's rounds), pack in the row (-1: past
+  // the row's end, where P is not a power of two).
+  int srow[kSlots], spack[kSlots];
+#pragma unroll
+  for (int s = 0; s < kSlots; ++s) {
+    const int round = s / PL, pack = lane % G + (s % PL) * G;
+    srow[s] = round < geo.rounds ? round * (kThreads / G) + warp * (32 / G) + lane / G : -1;
+    spack[s] = pack < geo.P ? pack : -1;
   }
+  uint4 kr[kSlots], vr[kSlots];
+  // Rows [tile, tile + n_in) of a cache plane, except the new position's (taken from shared
+  // memory); zeros elsewhere.
+  const auto load = [&](uint4* regs, const E* plane, int64_t tile, int64_t n_in) {
+#pragma unroll
+    for (int s = 0; s < kSlots; ++s) {
+      regs[s] = make_uint4(0u, 0u, 0u, 0u);
+      if (srow[s] >= 0 && spack[s] >= 0 && srow[s] < n_in && tile + srow[s] != pos) {
+        regs[s] = reinterpret_cast<const uint4*>(plane + (tile + srow[s]) * dh)[spack[s]];
+      }
+    }
+  };
+  load(kr, kc, k_begin, std::min<int64_t>(NK, k_end - k_begin));
+  load(vr, vc, k_begin, std::min<int64_t>(NK, k_end - k_begin));
+
   for (int i = tid; i < group * dh; i += kThreads) o_s[i] = 0.0f;
   if (tid < kMaxQ) {
     m_s[tid] = -INFINITY;
     l_s[tid] = 0.0f;
   }
-  __syncthreads();
-  // One warp per head: the group's queries (when this split has keys), then the new key.
-  const float q_scale = 1.0f / sqrtf(static_cast<float>(dh));
-  for (int j = warp; j < group + (owner ? 1 : 0); j += kThreads / 32) {
-    const bool is_q = j < group;
-    const float* src = is_q ? r.q + (g * group + j) * dh : r.k + g * dh;
-    const float* w = is_q ? r.q_norm : r.k_norm;
-    float ss = 0.0f;
-    for (int i = lane; i < dh; i += 32) ss += src[i] * src[i];
-    const float scale = 1.0f / sqrtf(warp_sum(ss) / static_cast<float>(dh) + r.eps);
-    for (int i = lane; i < half; i += 32) {
-      const float an = src[i] * scale * w[i], bn = src[i + half] * scale * w[i + half];
-      const float ra = an * cos_s[i] - bn * sin_s[i], rb = an * sin_s[i] + bn * cos_s[i];
-      if (is_q) {
-        q_s[j * dh + i] = ra * q_scale;
-        q_s[j * dh + i + half] = rb * q_scale;
-      } else {
-        kc[pos * dh + i] = from_float<E>(ra);
-        kc[pos * dh + i + half] = from_float<E>(rb);
+  if (owner) {
+    for (int i = tid; i < dh; i += kThreads) {
+      const E v = from_float<E>(r.v[g * dh + i]);
+      vnew_e[i] = v;
+      vc[pos * dh + i] = v;
+    }
+  }
+  // One warp per head: the group's queries, then (owner only) the new key.
+  const int n_heads = group + (owner ? 1 : 0);
+  if (warp < n_heads) {
+    float cs[kPairs], sn[kPairs];
+#pragma unroll
+    for (int k = 0; k < kPairs; ++k) {
+      cs[k] = 1.0f;
+      sn[k] = 0.0f;
+      if (lane + 32 * k < half) rope_cos_sin(pos, freq[k], &cs[k], &sn[k]);
+    }
+    const float q_scale = 1.0f / sqrtf(static_cast<float>(dh));
+    for (int j = warp; j < n_heads; j += kThreads / 32) {
+      const bool is_q = j < group;
+      if (j != warp) fetch(j);
+      float ss = 0.0f;
+#pragma unroll
+      for (int k = 0; k < kPairs; ++k) ss += x0[k] * x0[k] + x1[k] * x1[k];
+      const float scale = 1.0f / sqrtf(warp_sum(ss) / static_cast<float>(dh) + r.eps);
+#pragma unroll
+      for (int k = 0; k < kPairs; ++k) {
+        const int i = lane + 32 * k;
+        if (i >= half) continue;
+        const float an = x0[k] * scale * w0[k], bn = x1[k] * scale * w1[k];
+        const float ra = an * cs[k] - bn * sn[k], rb = an * sn[k] + bn * cs[k];
+        if (is_q) {
+          q_s[j * dh + i] = ra * q_scale;
+          q_s[j * dh + i + half] = rb * q_scale;
+        } else {
+          const E ea = from_float<E>(ra), eb = from_float<E>(rb);
+          knew_e[i] = ea;
+          knew_e[i + half] = eb;
+          kc[pos * dh + i] = ea;
+          kc[pos * dh + i + half] = eb;
+        }
       }
     }
   }
-  if (owner) {
-    for (int i = tid; i < dh; i += kThreads) vc[pos * dh + i] = from_float<E>(r.v[g * dh + i]);
-  }
-  __syncthreads();  // the queries, and the new cache row for this block's own reads
+  __syncthreads();  // queries, new key and value, running state
 
-  for (int64_t tile = k_begin; tile < k_end; tile += kTile) {
-    const int n_in = static_cast<int>(std::min<int64_t>(kTile, k_end - tile));
-    if (tid < n_in) {
-      float acc[kMaxQ];
+  for (int64_t tile = k_begin; tile < k_end; tile += NK) {
+    const int n_in = static_cast<int>(std::min<int64_t>(NK, k_end - tile));
+    const int64_t next = tile + NK;
+    if (owner) {
 #pragma unroll
-      for (int qi = 0; qi < kMaxQ; ++qi) acc[qi] = 0.0f;
-      const uint4* row = reinterpret_cast<const uint4*>(kc + (tile + tid) * dh);
-#pragma unroll 8
-      for (int p = 0; p < packs; ++p) {
-        float f[kN];
-        unpack<E>(row[p], f);
-#pragma unroll
-        for (int qi = 0; qi < kMaxQ; ++qi) {
-          if (qi < group) {
-            const float* qv = q_s + qi * dh + p * kN;
-#pragma unroll
-            for (int e = 0; e < kN; ++e) acc[qi] = fmaf(f[e], qv[e], acc[qi]);
-          }
+      for (int s = 0; s < kSlots; ++s) {
+        if (srow[s] >= 0 && spack[s] >= 0 && tile + srow[s] == pos) {
+          kr[s] = reinterpret_cast<const uint4*>(knew_e)[spack[s]];
+          vr[s] = reinterpret_cast<const uint4*>(vnew_e)[spack[s]];
         }
       }
+    }
+    // Scores.
+    {
+      float kf[kSlots][kN];
 #pragma unroll
-      for (int qi = 0; qi < kMaxQ; ++qi) {
-        if (qi < group) s_s[qi * kTile + tid] = acc[qi];
+      for (int s = 0; s < kSlots; ++s) unpack<E>(kr[s], kf[s]);
+      if (next < k_end) load(kr, kc, next, std::min<int64_t>(NK, k_end - next));
+      for (int qi = 0; qi < group; ++qi) {
+        float acc[kSlots];
+#pragma unroll
+        for (int s = 0; s < kSlots; ++s) {
+          acc[s] = 0.0f;
+          if (spack[s] >= 0) {
+            // 16-byte aligned: dh is a multiple of 8 and q_s starts 2 dh sizeof(E) bytes in.
+            const float4* qv = reinterpret_cast<const float4*>(q_s + qi * dh + spack[s] * kN);
+#pragma unroll
+            for (int e = 0; e < kN / 4; ++e) {
+              const float4 qq = qv[e];
+              acc[s] = fmaf(kf[s][4 * e], qq.x, acc[s]);
+              acc[s] = fmaf(kf[s][4 * e + 1], qq.y, acc[s]);
+              acc[s] = fmaf(kf[s][4 * e + 2], qq.z, acc[s]);
+              acc[s] = fmaf(kf[s][4 * e + 3], qq.w, acc[s]);
+            }
+          }
+          for (int o = G / 2; o > 0; o >>= 1) acc[s] += __shfl_xor_sync(0xffffffffu, acc[s], o);
+        }
+        if (lane % G == 0) {
+#pragma unroll
+          for (int s = 0; s < kSlots; ++s) {
+            if (srow[s] < 0 || s % PL != 0) continue;  // one write per row: its first slot
+            float v = acc[s];
+            if (PL == 2 && s + 1 < kSlots) v += acc[s + 1];
+            s_s[qi * NK + srow[s]] = srow[s] < n_in ? v : -INFINITY;
+          }
+        }
       }
     }
     __syncthreads();
     // Online softmax over the tile: one warp per query.
     for (int qi = warp; qi < group; qi += kThreads / 32) {
-      float* sc = s_s + qi * kTile;
+      float* sc = s_s + qi * NK;
+      float v[kThreads / 32];
       float mx = -INFINITY;
-      for (int j = lane; j < n_in; j += 32) mx = fmaxf(mx, sc[j]);
+#pragma unroll
+      for (int k = 0; k < kThreads / 32; ++k) {
+        const int j = lane + 32 * k;
+        v[k] = j < NK ? sc[j] : -INFINITY;
+        mx = fmaxf(mx, v[k]);
+      }
       mx = warp_max(mx);
       const float m_old = m_s[qi], m_new = fmaxf(m_old, mx);
       float sum = 0.0f;
-      for (int j = lane; j < n_in; j += 32) {
-        const float p = m_new == -INFINITY ? 0.0f : expf(sc[j] - m_new);
-        sc[j] = p;
+#pragma unroll
+      for (int k = 0; k < kThreads / 32; ++k) {
+        const int j = lane + 32 * k;
+        const float p = m_new == -INFINITY ? 0.0f : expf(v[k] - m_new);
+        if (j < NK) sc[j] = p;
         sum += p;
       }
       sum = warp_sum(sum);
@@ -371,28 +496,56 @@ __global__ void __launch_bounds__(kThreads) attention_decode_kernel(DecodeAttent
       }
     }
     __syncthreads();
-    // Values, one query at a time (its rows come from L1 after the first).
-    const int pk = tid % packs, kl = tid / packs;
-    for (int qi = 0; qi < group; ++qi) {
-      if (kl < lanes) {
-        float acc[kN];
+    // Values: o = o * c + sum_j p_j V[j].
+    float vf[kSlots][kN];
 #pragma unroll
-        for (int e = 0; e < kN; ++e) acc[e] = 0.0f;
-#pragma unroll 4
-        for (int j = kl; j < n_in; j += lanes) {
-          float f[kN];
-          unpack<E>(reinterpret_cast<const uint4*>(vc + (tile + j) * dh)[pk], f);
-          const float p = s_s[qi * kTile + j];
+    for (int s = 0; s < kSlots; ++s) unpack<E>(vr[s], vf[s]);
+    if (next < k_end) load(vr, vc, next, std::min<int64_t>(NK, k_end - next));
+    for (int q0 = 0; q0 < group; q0 += QB) {
+      const int qn = std::min(QB, group - q0);
+      for (int qq = 0; qq < qn; ++qq) {
+        const int qi = q0 + qq;
+        float acc[2][kN];
 #pragma unroll
-          for (int e = 0; e < kN; ++e) acc[e] = fmaf(p, f[e], acc[e]);
+        for (int e = 0; e < kN; ++e) acc[0][e] = acc[1][e] = 0.0f;
+#pragma unroll
+        for (int s = 0; s < kSlots; ++s) {
+          if (srow[s] < 0 || spack[s] < 0) continue;
+          const float p = s_s[qi * NK + srow[s]];
+          if (s % PL == 0) {
+#pragma unroll
+            for (int e = 0; e < kN; ++e) acc[0][e] = fmaf(p, vf[s][e], acc[0][e]);
+          } else {
+#pragma unroll
+            for (int e = 0; e < kN; ++e) acc[1][e] = fmaf(p, vf[s][e], acc[1][e]);
+          }
         }
+        // Sum over the warp's row groups (lanes of the same lane % G).
+        for (int o = G; o < 32; o <<= 1) {
 #pragma unroll
-        for (int e = 0; e < kN; ++e) red_s[kl * dh + pk * kN + e] = acc[e];
+          for (int e = 0; e < kN; ++e) acc[0][e] += __shfl_xor_sync(0xffffffffu, acc[0][e], o);
+          if (PL == 2) {
+#pragma unroll
+            for (int e = 0; e < kN; ++e) acc[1][e] += __shfl_xor_sync(0xffffffffu, acc[1][e], o);
+          }
+        }
+        if (lane < G) {
+          float* red = red_s + (warp * QB + qq) * dh;
+#pragma unroll
+          for (int kk = 0; kk < 2; ++kk) {
+            const int pack = lane + kk * G;
+            if (kk >= PL || pack >= geo.P) continue;
+#pragma unroll
+            for (int e = 0; e < kN; ++e) red[pack * kN + e] = acc[kk][e];
+          }
+        }
       }
       __syncthreads();
-      for (int d = tid; d < dh; d += kThreads) {
+      for (int i = tid; i < qn * dh; i += kThreads) {
+        const int qq = i / dh, d = i % dh, qi = q0 + qq;
         float sum = 0.0f;
-        for (int l = 0; l < lanes; ++l) sum += red_s[l * dh + d];
+#pragma unroll
+        for (int w = 0; w < kThreads / 32; ++w) sum += red_s[(w * QB + qq) * dh + d];
         o_s[qi * dh + d] = o_s[qi * dh + d] * corr_s[qi] + sum;
       }
       __syncthreads();
@@ -412,7 +565,7 @@ __global__ void __launch_bounds__(kThreads) attention_decode_kernel(DecodeAttent
     part[tid * stride + dh + 1] = l_s[tid];
   }
   merge_splits(a.partial + g * a.splits * group * stride, group, dh, splits, a.counter + g, &last_s,
-               s_s, [&](int qi, int64_t d) { return out + qi * dh + d; });
+               red_s, [&](int qi, int64_t d) { return out + qi * dh + d; });
 }
 
 }  // namespace
@@ -435,6 +588,13 @@ int attention_splits(int64_t T, int64_t h, int64_t kvh, int64_t cs, int sm_count
   // Two blocks per multiprocessor, but no split shorter than two tiles of a full cache.
   const int64_t want = ceil_div(2 * int64_t{sm_count}, blocks);
   return static_cast<int>(std::clamp<int64_t>(std::min(want, cs / (2 * kTile)), 1, 64));
+}
+
+int attention_decode_splits(int64_t h, int64_t kvh, int64_t cs, int sm_count) {
+  if (kvh >= sm_count) return 1;
+  // Two blocks per multiprocessor once the cache is long enough.
+  const int64_t want = ceil_div(2 * int64_t{sm_count}, kvh);
+  return static_cast<int>(std::clamp<int64_t>(std::min(want, ceil_div(cs, kMinSplitKeys)), 1, 64));
 }
 
 size_t attention_scratch_floats(int64_t T, int64_t h, int64_t kvh, int64_t dh, int splits) {
@@ -464,12 +624,15 @@ void attention(ElemType type, const AttentionArgs& a, cudaStream_t stream) {
 
 void attention_decode(ElemType type, const DecodeAttentionArgs& a, cudaStream_t stream) {
   const QkvRope& r = a.rope;
-  const int64_t group = r.h / r.kvh;
+  const int group = static_cast<int>(r.h / r.kvh), dh = static_cast<int>(r.dh);
   visit_dtype(type, [&](auto tag) {
     using E = decltype(tag);
-    const int64_t lanes = kThreads / (r.dh / kPack<E>);
-    const size_t smem =
-        static_cast<size_t>(group * (2 * r.dh + kTile) + lanes * r.dh + r.dh) * sizeof(float);
+    const DecodeGeometry geo = decode_geometry(dh, kPack<E>);
+    const size_t red = std::max<size_t>(4 * decode_query_batch(group, dh) * dh,
+                                        2 * static_cast<size_t>(group) * a.splits);
+    // At most ~42 KB (group 16, dh 256): within the default limit.
+    const size_t smem = 2 * static_cast<size_t>(dh) * sizeof(E) +
+                        (static_cast<size_t>(group) * (2 * dh + geo.NK) + red) * sizeof(float);
     const dim3 grid(static_cast<unsigned>(r.kvh), static_cast<unsigned>(a.splits));
     attention_decode_kernel<E><<<grid, kThreads, smem, stream>>>(a);
   });

@@ -58,7 +58,12 @@ CudaBackend::Workspace& CudaBackend::workspace(const ModelConfig& c, int64_t cs,
   };
   if (ws_ && same(ws_->c) && ws_->cs == cs && ws_->dtype == dtype() &&
       ws_->out_capacity >= out_capacity) {
+    const bool new_theta = ws_->c.rope_theta != c.rope_theta;
     ws_->c = c;  // norms' eps and rope theta may differ; they are kernel arguments
+    if (new_theta) {
+      const std::vector<double> f = rope_inv_freq(c.rope_theta, c.head_dim);
+      copier_->to_device(ws_->inv_freq, f.data(), f.size() * sizeof(double));
+    }
     return *ws_;
   }
   const uint64_t generation = next_generation();
@@ -84,7 +89,7 @@ CudaBackend::Workspace& CudaBackend::workspace(const ModelConfig& c, int64_t cs,
   ws->v = ws->take<float>(n(ch * kvd), "values");
   ws->gate = ws->take<float>(n(ch * f), "FFN gate");
   ws->up = ws->take<float>(n(ch * f), "FFN up");
-  ws->decode_splits = attention_splits(1, c.n_heads, c.n_kv_heads, cs, sm_count_);
+  ws->decode_splits = attention_decode_splits(c.n_heads, c.n_kv_heads, cs, sm_count_);
   size_t partial =
       attention_scratch_floats(1, c.n_heads, c.n_kv_heads, c.head_dim, ws->decode_splits);
   size_t counters = attention_counters(1, c.n_heads, c.n_kv_heads);
@@ -98,6 +103,11 @@ CudaBackend::Workspace& CudaBackend::workspace(const ModelConfig& c, int64_t cs,
   }
   ws->partial = ws->take<float>(partial, "attention partials");
   ws->counters = ws->take<unsigned>(counters, "attention counters");
+  {
+    const std::vector<double> f = rope_inv_freq(c.rope_theta, c.head_dim);
+    ws->inv_freq = ws->take<double>(f.size(), "RoPE frequencies");
+    copier_->to_device(ws->inv_freq, f.data(), f.size() * sizeof(double));
+  }
   ws->state = ws->take<DecodeState>(1, "decode state");
   ws->out = ws->take<int64_t>(n(ws->out_capacity), "generated tokens");
   ws->pick_scratch_bytes = std::max(argmax_scratch_bytes(v), sample_scratch_bytes(v));
@@ -159,7 +169,8 @@ int64_t CudaBackend::prefill(const Weights& w, KVCache& cache, int64_t pos, int6
                   c.rms_eps,
                   c.rope_theta,
                   p0,
-                  nullptr};
+                  nullptr,
+                  ws.inv_freq};
         qk_norm_rope_store(E, p, stream_);
       });
       timer_->run("attention", [&] {
@@ -257,15 +268,30 @@ void CudaBackend::decode_body(const Weights& w, KVCache& cache) {
     });
     // The query and key norms, RoPE and the cache update run inside the attention kernel.
     timer_->run("attention", [&] {
-      DecodeAttentionArgs a{
-          {ws.qkv, ws.qkv + qd, ws.qkv + qd + kvd, 0, 0, 0, lw.attn_q_norm.data<float>(),
-           lw.attn_k_norm.data<float>(), const_cast<void*>(layer_plane(cache.k, l)),
-           const_cast<void*>(layer_plane(cache.v, l)), 1, h, kvh, dh, cache.context(), c.rms_eps,
-           c.rope_theta, 0, pos},
-          ws.att,
-          ws.decode_splits,
-          ws.partial,
-          ws.counters};
+      DecodeAttentionArgs a{{ws.qkv,
+                             ws.qkv + qd,
+                             ws.qkv + qd + kvd,
+                             0,
+                             0,
+                             0,
+                             lw.attn_q_norm.data<float>(),
+                             lw.attn_k_norm.data<float>(),
+                             const_cast<void*>(layer_plane(cache.k, l)),
+                             const_cast<void*>(layer_plane(cache.v, l)),
+                             1,
+                             h,
+                             kvh,
+                             dh,
+                             cache.context(),
+                             c.rms_eps,
+                             c.rope_theta,
+                             0,
+                             pos,
+                             ws.inv_freq},
+                            ws.att,
+                            ws.decode_splits,
+                            ws.partial,
+                            ws.counters};
       attention_decode(E, a, stream_);
     });
     timer_->run("matvec_attn_output", [&] {

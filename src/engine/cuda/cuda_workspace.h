@@ -32,6 +32,7 @@ struct CudaBackend::Workspace {
   float* up = nullptr;           // (chunk, f)
   float* partial = nullptr;      // attention split partials
   unsigned* counters = nullptr;  // attention split counters (kept zero between launches)
+  double* inv_freq = nullptr;    // (head_dim / 2) RoPE inverse frequencies of c.rope_theta
   DecodeState* state = nullptr;
   int64_t* out = nullptr;     // (out_capacity) tokens of the decode loop
   int64_t* tokens = nullptr;  // (tokens_capacity) prompt tokens

@@ -82,6 +82,16 @@ __device__ __forceinline__ float warp_max(float x) {
   return x;
 }
 
+// cos and sin of RoPE's angle pos * inv_freq: the product in double as on the CPU (an f32 one
+// is off in the fourth digit at positions in the tens of thousands), reduced in double to
+// half-turns in [-1, 1], then sincospif in f32 (its range reduction is exact: no slow path, no
+// stack frame).
+__device__ __forceinline__ void rope_cos_sin(int64_t pos, double inv_freq, float* c, float* s) {
+  const double t = static_cast<double>(pos) * inv_freq * 0.318309886183790671538;  // 1/pi
+  const double r = t - 2.0 * rint(0.5 * t);
+  sincospif(static_cast<float>(r), s, c);
+}
+
 // Sum over the block (blockDim.x a multiple of 32, at most 1024); every thread gets the result.
 // `scratch` holds 32 floats; each call begins with a barrier, so calls may reuse it.
 __device__ __forceinline__ float block_sum(float x, float* scratch) {

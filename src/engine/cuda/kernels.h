@@ -8,6 +8,7 @@
 #include <cuda_runtime.h>
 
 #include <cstdint>
+#include <vector>
 
 #include "values/elem_type.h"
 
@@ -43,7 +44,8 @@ void rms_norm(const float* x, const float* weight, float eps, int64_t rows, int6
               ElemType out_type, void* out, cudaStream_t stream);
 
 // Qwen3's per-head RMSNorm of queries and keys fused with RoPE (NeoX pairs (i, i + dh/2),
-// angle (pos + t) * theta^(-2i/dh) in double as on the CPU) and the KV-cache update: for token
+// angle (pos + t) * inv_freq[i] in double as on the CPU, reduced to a fraction of a turn in
+// double before the f32 sin/cos) and the KV-cache update: for token
 // t < T, q (T rows of q_stride, h heads of dh) is normalised and rotated in place, k (kvh heads)
 // normalised, rotated and written to the cache at position pos + t, v copied there. The
 // position is *pos_dev when pos_dev is not null, else pos. Caches are (kvh, cs, dh) E planes of
@@ -61,7 +63,11 @@ struct QkvRope {
   float eps, theta;
   int64_t pos;
   const int64_t* pos_dev;
+  const double* inv_freq;  // (dh/2) theta^(-2i/dh) in device memory: rope_inv_freq()
 };
+// RoPE's inverse frequencies theta^(-2i/dh), i < dh/2, computed in double as on the CPU: what
+// QkvRope::inv_freq holds (computed once per model, not per element in the kernels).
+std::vector<double> rope_inv_freq(float theta, int64_t dh);
 void qk_norm_rope_store(ElemType type, const QkvRope& p, cudaStream_t stream);
 
 // ---- elementwise.cu ----
@@ -115,7 +121,8 @@ struct AttentionArgs {
 // Decode attention (one token) fused with qk_norm_rope_store: the query heads are normalised,
 // rotated and scaled on the fly (rope.q is left as it is), the key and value of the token are
 // written to the cache at the position (rope.pos_dev or rope.pos; rope.T is 1), and out (h, dh)
-// gets attention over positions [0, pos]. Splits and scratch as attention() with T = 1.
+// gets attention over positions [0, pos]. splits: the launch's grid, attention_decode_splits()
+// (a step takes only as many as its cache length needs); scratch as attention() with T = 1.
 struct DecodeAttentionArgs {
   QkvRope rope;
   float* out;
@@ -126,6 +133,9 @@ struct DecodeAttentionArgs {
 void attention_decode(ElemType type, const DecodeAttentionArgs& args, cudaStream_t stream);
 // How many splits suit T tokens over a cache of cs positions on this GPU.
 int attention_splits(int64_t T, int64_t h, int64_t kvh, int64_t cs, int sm_count);
+// The splits a decode launch takes (its grid): enough blocks to fill the GPU once the cache is
+// long; a step uses only as many as its cache length needs (a few keys per block at least).
+int attention_decode_splits(int64_t h, int64_t kvh, int64_t cs, int sm_count);
 size_t attention_scratch_floats(int64_t T, int64_t h, int64_t kvh, int64_t dh, int splits);
 size_t attention_counters(int64_t T, int64_t h, int64_t kvh);
 // Throws UsageError for a head width or group size the kernel does not take.

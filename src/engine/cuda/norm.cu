@@ -1,5 +1,8 @@
 // RMSNorm of rows, and Qwen3's per-head query/key RMSNorm fused with RoPE and the KV-cache
 // update (one pass over the new q, k and v instead of four).
+#include <cmath>
+#include <vector>
+
 #include "engine/cuda/cuda_check.h"
 #include "engine/cuda/device_types.cuh"
 #include "engine/cuda/kernels.h"
@@ -42,13 +45,8 @@ __global__ void qk_norm_rope_kernel(QkvRope p) {
   const float scale = 1.0f / sqrtf(ss / static_cast<float>(p.dh) + p.eps);
   if (active) {
     const float an = a * scale * w[i], bn = b * scale * w[i + half];
-    // Angles in double, as on the CPU: at positions in the tens of thousands an f32 product
-    // would be off in the fourth digit.
-    const double freq = pow(static_cast<double>(p.theta),
-                            -2.0 * static_cast<double>(i) / static_cast<double>(p.dh));
-    double s, c;
-    sincos(static_cast<double>(pos) * freq, &s, &c);
-    const float cf = static_cast<float>(c), sf = static_cast<float>(s);
+    float cf, sf;
+    rope_cos_sin(pos, p.inv_freq[i], &cf, &sf);
     const float ra = an * cf - bn * sf, rb = an * sf + bn * cf;
     if (is_q) {
       float* dst = p.q + t * p.q_stride + head * p.dh;
@@ -78,6 +76,15 @@ void rms_norm(const float* x, const float* weight, float eps, int64_t rows, int6
                                                                           static_cast<Out*>(out));
   });
   HH_CUDA_CHECK_LAUNCH();
+}
+
+std::vector<double> rope_inv_freq(float theta, int64_t dh) {
+  std::vector<double> f(static_cast<size_t>(dh / 2));
+  for (int64_t i = 0; i < dh / 2; ++i) {
+    f[static_cast<size_t>(i)] = std::pow(static_cast<double>(theta),
+                                         -2.0 * static_cast<double>(i) / static_cast<double>(dh));
+  }
+  return f;
 }
 
 void qk_norm_rope_store(ElemType type, const QkvRope& p, cudaStream_t stream) {

@@ -146,6 +146,7 @@ TEST_P(CudaKernels, QkNormRopeStoresIntoTheCache) {
       const size_t plane = kvh * cs * dh * elem_size(dtype());
       DeviceBuffer<uint8_t> kc(plane, 0), vc(plane, 0);
       DeviceBuffer<int64_t> dpos(std::vector<int64_t>{pos});
+      DeviceBuffer<double> dfreq(cuda::rope_inv_freq(static_cast<float>(theta), dh));
       cuda::QkvRope p{dq.get(),
                       dk.get(),
                       dv.get(),
@@ -164,7 +165,8 @@ TEST_P(CudaKernels, QkNormRopeStoresIntoTheCache) {
                       1e-6f,
                       static_cast<float>(theta),
                       device_pos ? 0 : pos,
-                      device_pos ? dpos.get() : nullptr};
+                      device_pos ? dpos.get() : nullptr,
+                      dfreq.get()};
       cuda::qk_norm_rope_store(dtype(), p, nullptr);
       const auto gq = dq.read();
       const auto gk = kc.read(), gv = vc.read();
@@ -341,6 +343,9 @@ TEST_P(CudaKernels, DecodeAttentionEqualsNormRopeThenAttention) {
   const Case cases[] = {
       {16, 8, 128, 2048, 1500, 8}, {16, 8, 128, 1024, 70, 4}, {4, 2, 16, 64, 0, 1},
       {4, 2, 32, 300, 299, 3},     {32, 2, 64, 40, 3, 2},     {8, 8, 256, 512, 200, 1},
+      {16, 8, 128, 512, 127, 33},  // the decode shape: short cache over many splits
+      {16, 8, 128, 512, 40, 33},   // the new key inside a split's first tile
+      {8, 4, 40, 128, 77, 5},      // rows of packs that no power of two of lanes divides
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(testing::Message() << "h " << c.h << " kvh " << c.kvh << " dh " << c.dh << " pos "
@@ -356,9 +361,10 @@ TEST_P(CudaKernels, DecodeAttentionEqualsNormRopeThenAttention) {
     DeviceBuffer<float> partial(cuda::attention_scratch_floats(1, c.h, c.kvh, c.dh, c.splits) + 1,
                                 0.0f);
     DeviceBuffer<unsigned> counters(cuda::attention_counters(1, c.h, c.kvh), 0u);
-    cuda::QkvRope p{dq.get(),  dk.get(),  dv.get(),  0, 0,         0,     dqn.get(),
-                    dkn.get(), kc2.get(), vc2.get(), 1, c.h,       c.kvh, c.dh,
-                    c.cs,      1e-6f,     1e6f,      0, dpos.get()};
+    DeviceBuffer<double> dfreq(cuda::rope_inv_freq(1e6f, c.dh));
+    cuda::QkvRope p{dq.get(),  dk.get(),  dv.get(),  0, 0,          0,          dqn.get(),
+                    dkn.get(), kc2.get(), vc2.get(), 1, c.h,        c.kvh,      c.dh,
+                    c.cs,      1e-6f,     1e6f,      0, dpos.get(), dfreq.get()};
     for (int run = 0; run < 2; ++run) {  // the second run checks the counters were reset
       cuda::attention_decode(dtype(), {p, out2.get(), c.splits, partial.get(), counters.get()},
                              nullptr);
