@@ -26,6 +26,17 @@ int queries_tokens(int64_t T, int64_t group) {
   return static_cast<int>(std::min<int64_t>(T, std::max<int64_t>(1, kMaxQ / group)));
 }
 
+// One tile's step of the online softmax for query qi (lane 0 of the query's warp): the running
+// max moves from m_old to m_new, the running sum is rescaled by e^(m_old - m_new) and gains the
+// tile's `sum`, and the factor is kept for rescaling the output accumulator.
+__device__ inline void online_softmax_step(float* m_s, float* l_s, float* corr_s, int qi,
+                                           float m_old, float m_new, float sum) {
+  const float c = m_old == -INFINITY ? 0.0f : expf(m_old - m_new);
+  corr_s[qi] = c;
+  m_s[qi] = m_new;
+  l_s[qi] = l_s[qi] * c + sum;
+}
+
 // Once a split block has written its partial result (nq, dh + 2 floats per split: o, then m and
 // l), the last block of the group to arrive merges all of them into out_at(qi, d) (skipped where
 // it gives null): its fence orders the other blocks' partials before its reads, and the counter
@@ -174,12 +185,7 @@ __global__ void __launch_bounds__(kThreads) attention_kernel(AttentionArgs a, in
         sum += p;
       }
       sum = warp_sum(sum);
-      if (lane == 0) {
-        const float c = m_old == -INFINITY ? 0.0f : expf(m_old - m_new);
-        corr_s[qi] = c;
-        m_s[qi] = m_new;
-        l_s[qi] = l_s[qi] * c + sum;
-      }
+      if (lane == 0) online_softmax_step(m_s, l_s, corr_s, qi, m_old, m_new, sum);
     }
     __syncthreads();
     // Values: thread owns dims tid, tid + kThreads; o = o * c + sum_j p_j V[j].
@@ -488,12 +494,7 @@ __global__ void __launch_bounds__(kThreads) attention_decode_kernel(DecodeAttent
         sum += p;
       }
       sum = warp_sum(sum);
-      if (lane == 0) {
-        const float c = m_old == -INFINITY ? 0.0f : expf(m_old - m_new);
-        corr_s[qi] = c;
-        m_s[qi] = m_new;
-        l_s[qi] = l_s[qi] * c + sum;
-      }
+      if (lane == 0) online_softmax_step(m_s, l_s, corr_s, qi, m_old, m_new, sum);
     }
     __syncthreads();
     // Values: o = o * c + sum_j p_j V[j].
