@@ -6,7 +6,11 @@ Makes the capture with one server (load, init 28 8 640 128, store), then starts 
 times `restore` of the whole file (wall clock around the command; the file is in the page cache
 after the first pass, so the second and third restores show the copy to the device alone).
 """
-import struct, subprocess, sys, time
+import os
+import struct
+import subprocess
+import sys
+import time
 
 hedgehog, model, dtype, work = sys.argv[1:5]
 
@@ -55,7 +59,7 @@ cmd(p, "call init c b kvh cs dh")
 cmd(p, f"store {work}/capture.in xsat xs params c eos n")
 p.stdin.close()
 p.wait()
-size = __import__("os").path.getsize(f"{work}/capture.in")
+size = os.path.getsize(f"{work}/capture.in")
 for attempt in range(3):
     p = server()
     t0 = time.perf_counter()

@@ -2,13 +2,12 @@
 
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include <nlohmann/json.hpp>
 
 #include "model/gguf.h"
 #include "server/client.h"
+#include "util/json_file.h"
 
 namespace hh::chat {
 
@@ -24,11 +23,7 @@ std::optional<int64_t> model_max_context(const std::string& model_path) {
   namespace fs = std::filesystem;
   std::error_code ec;
   if (fs::is_directory(model_path, ec)) {
-    std::ifstream in(fs::path(model_path) / "config.json");
-    if (!in) return std::nullopt;
-    std::ostringstream text;
-    text << in.rdbuf();
-    const auto config = nlohmann::json::parse(text.str(), nullptr, false);
+    const nlohmann::json config = read_json_file((fs::path(model_path) / "config.json").string());
     if (!config.is_object()) return std::nullopt;
     const auto it = config.find("max_position_embeddings");
     if (it == config.end() || !it->is_number_integer()) return std::nullopt;

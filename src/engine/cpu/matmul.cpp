@@ -63,9 +63,7 @@ void CpuOps::matmul_view(const float* x, int64_t T, const MatView& w, float* y) 
 #pragma omp parallel num_threads(threads_)
     {
       const int64_t nt = omp_get_num_threads(), id = omp_get_thread_num();
-      const int64_t blocks = (R + 3) / 4;
-      const int64_t r0 = std::min(R, 4 * (blocks * id / nt));
-      const int64_t r1 = std::min(R, 4 * (blocks * (id + 1) / nt));
+      const int64_t r0 = R * id / nt, r1 = R * (id + 1) / nt;
       if (r1 > r0) k_->matvec(w, r0, r1, x, T, K, y + r0, R);
     }
     return;
