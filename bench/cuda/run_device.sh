@@ -6,8 +6,12 @@
 #   bash bench/cuda/run_device.sh                          build with the cuda preset here
 #   CARRY=.cuda-carry bash bench/cuda/run_device.sh        use binaries from bench/cuda/pack.sh
 #   PEER_RESULTS=FILE   llama-bench results of the same call (peers' gpu_anchor.sh), appended
-#   STEPS="tests sanitizer bench kernels"   which parts to run (kernels: per-kernel times of
-#                       two host-driven decode steps per dtype under Nsight Compute)
+#   STEPS="tests sanitizer bench kernels variants"   which parts to run (kernels: per-kernel
+#                       times of two host-driven decode steps per dtype under Nsight Compute;
+#                       variants: decode tokens/s under each setting of VARIANTS)
+#   KERNEL_DTYPES="2"   dtypes of the kernels step (0 f32, 1 f16, 2 bf16; default all)
+#   VARIANTS="NAME:VAR=VALUE,VAR=VALUE ..."   environment settings compared by `variants`
+#                       (e.g. "no-pdl:HH_CUDA_PDL=0"), each next to the defaults
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 OUT=${OUT:-/tmp/hh-cuda-out}
@@ -63,7 +67,7 @@ esac
 case " $STEPS " in *" kernels "*)
   echo "== per-kernel decode times (ncu, host-driven steps, kernels in isolation)"
   if command -v ncu > /dev/null; then
-    for i in 0 1 2; do
+    for i in ${KERNEL_DTYPES:-0 1 2}; do
       # Skip the warm-up generation's first steps; profile two whole steps (171 kernels each).
       HH_CUDA_DECODE=host HH_CUDA_BENCH_MODELS=$MODELS timeout 240 ncu --cache-control none \
         --clock-control none --launch-skip 3420 --launch-count 342 --csv --page raw \
@@ -84,6 +88,21 @@ case " $STEPS " in *" kernels "*)
   else
     echo "no ncu on this machine"
   fi
+esac
+
+case " $STEPS " in *" variants "*)
+  echo "== decode tokens/s (graph) under each variant, defaults first and last"
+  for v in default:HH_NONE=1 ${VARIANTS:-} default:HH_NONE=1; do
+    name=${v%%:*}
+    settings=${v#*:}
+    # shellcheck disable=SC2046
+    env $(echo "$settings" | tr ',' ' ') HH_CUDA_BENCH_MODELS=$MODELS "$BIN/hh_bench" \
+      --benchmark_filter='Cuda0p6BDecode' \
+      --benchmark_out="$OUT/variant.json" --benchmark_out_format=json > /dev/null 2>&1 ||
+      status=1
+    echo "$name ($settings): $(python3 "$ROOT/bench/cuda/variant_line.py" "$OUT/variant.json" 2>&1)"
+    rm -f "$OUT/variant.json"
+  done
 esac
 
 case " $STEPS " in *" bench "*)

@@ -118,11 +118,13 @@ struct AttentionArgs {
   float* partial;     // scratch of attention_scratch_floats() floats
   unsigned* counter;  // scratch of attention_counters() zeroed counters (left zeroed)
 };
+// ---- attention_decode.cu ----
 // Decode attention (one token) fused with qk_norm_rope_store: the query heads are normalised,
 // rotated and scaled on the fly (rope.q is left as it is), the key and value of the token are
 // written to the cache at the position (rope.pos_dev or rope.pos; rope.T is 1), and out (h, dh)
 // gets attention over positions [0, pos]. splits: the launch's grid, attention_decode_splits()
-// (a step takes only as many as its cache length needs); scratch as attention() with T = 1.
+// (a step takes only as many as its cache length needs, 256 positions each at least); scratch as
+// attention() with T = 1. A chained launch (launch.cuh).
 struct DecodeAttentionArgs {
   QkvRope rope;
   float* out;
@@ -131,11 +133,13 @@ struct DecodeAttentionArgs {
   unsigned* counter;
 };
 void attention_decode(ElemType type, const DecodeAttentionArgs& args, cudaStream_t stream);
+// The splits a decode launch takes (its grid): about one block per multiprocessor once the cache
+// is long; a step uses only as many as its cache length needs.
+int attention_decode_splits(int64_t h, int64_t kvh, int64_t cs, int sm_count);
+
+// ---- attention.cu ----
 // How many splits suit T tokens over a cache of cs positions on this GPU.
 int attention_splits(int64_t T, int64_t h, int64_t kvh, int64_t cs, int sm_count);
-// The splits a decode launch takes (its grid): enough blocks to fill the GPU once the cache is
-// long; a step uses only as many as its cache length needs (a few keys per block at least).
-int attention_decode_splits(int64_t h, int64_t kvh, int64_t cs, int sm_count);
 size_t attention_scratch_floats(int64_t T, int64_t h, int64_t kvh, int64_t dh, int splits);
 size_t attention_counters(int64_t T, int64_t h, int64_t kvh);
 // Throws UsageError for a head width or group size the kernel does not take.

@@ -9,6 +9,7 @@
 #include "engine/cuda/cuda_check.h"
 #include "engine/cuda/device_types.cuh"
 #include "engine/cuda/kernels.h"
+#include "engine/cuda/launch.cuh"
 
 namespace hh::cuda {
 
@@ -190,8 +191,10 @@ __global__ void __launch_bounds__(kThreads, sizeof(E) == 4 ? 3 : 4)
   const int64_t step = int64_t{kRowsPerBlock} * gridDim.x;
   int64_t base = int64_t{blockIdx.x} * kRowsPerBlock;
 
+  pdl_launch_dependents();
   RowFetch<E, kTwo> f;
   fetch_row<E, kTwo, kWarpsPerRow>(a, base + warp / kWarpsPerRow, total_rows, vec, part, lane, f);
+  pdl_wait();  // x (and y, when added to) come from the kernels before
 
   float scale = 1.0f;
   const float ss = stage_x(a, vec_x, xs);
@@ -247,15 +250,17 @@ void launch(const MatvecArgs& a, bool vec, bool vec_x, int64_t total_rows, cudaS
     HH_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                        static_cast<int>(smem)));
   }
-  // As many blocks as fit on the GPU at once, no more than there are row groups.
+  // As many blocks as fit on the GPU at once (measured on an H100: 4 blocks per multiprocessor
+  // beat 2, which would leave room for the next kernel's blocks beside them), no more than there
+  // are row groups.
   int device = 0, sms = 0, per_sm = 0;
   HH_CUDA_CHECK(cudaGetDevice(&device));
   HH_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
   HH_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kThreads, smem));
+  per_sm = std::max(per_sm, 1);
   const int64_t groups = ceil_div(total_rows, kRowsPerBlock);
-  const auto blocks =
-      static_cast<unsigned>(std::min<int64_t>(groups, int64_t{sms} * std::max(per_sm, 1)));
-  kernel<<<blocks, kThreads, smem, stream>>>(a, vec, vec_x, total_rows);
+  const auto blocks = static_cast<unsigned>(std::min<int64_t>(groups, int64_t{sms} * per_sm));
+  launch_chained(kernel, dim3(blocks), dim3(kThreads), smem, stream, a, vec, vec_x, total_rows);
 }
 
 template <typename E, MatvecMode kMode>

@@ -11,6 +11,7 @@
 #include "engine/cuda/cuda_check.h"
 #include "engine/cuda/device_types.cuh"
 #include "engine/cuda/kernels.h"
+#include "engine/cuda/launch.cuh"
 
 namespace hh::cuda {
 
@@ -80,6 +81,7 @@ __global__ void __launch_bounds__(kArgmaxThreads)
                   int64_t* out, bool advance, cudaGraphConditionalHandle cond) {
   __shared__ Best scratch[kArgmaxThreads / 32];
   __shared__ bool last;
+  pdl_wait();  // the logits come from the kernel before
   Best best{NAN, INT64_MAX};
   for (int64_t i = blockIdx.x * int64_t{kArgmaxThreads} + threadIdx.x; i < v;
        i += int64_t{gridDim.x} * kArgmaxThreads) {
@@ -110,9 +112,8 @@ __global__ void __launch_bounds__(kArgmaxThreads)
 
 void launch_argmax(const float* logits, int64_t v, ArgmaxScratch* s, DecodeState* st, int64_t* out,
                    bool advance, unsigned long long cond, cudaStream_t stream) {
-  argmax_kernel<<<argmax_blocks(v), kArgmaxThreads, 0, stream>>>(logits, v, s, st, out, advance,
-                                                                 cond);
-  HH_CUDA_CHECK_LAUNCH();
+  launch_chained(argmax_kernel, dim3(argmax_blocks(v)), dim3(kArgmaxThreads), 0, stream, logits, v,
+                 s, st, out, advance, static_cast<cudaGraphConditionalHandle>(cond));
 }
 
 // SplitMix64's finaliser and uniform_random (engine/sampler.cpp), bit for bit.
