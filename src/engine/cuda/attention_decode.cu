@@ -1,10 +1,13 @@
 // Decode attention (one new token) fused with Qwen3's query and key RMSNorm, RoPE and the cache
-// update. Grid (kvh, splits): block (g, s) serves the query heads of kv head g over split s of
-// the positions [0, pos], at least kMinSplitKeys of them, so caches up to that length take one
-// block per kv head and no merge. The block's warps walk the keys independently, each over its
-// own contiguous rows with its own online softmax, and meet once at the end in shared memory:
-// there is no barrier inside the key loop, and every load of a step is issued before any of its
-// values is used, the next step's as soon as the current one's are unpacked.
+// update. Grid (h, splits): block (j, s) serves query head j over split s of the positions
+// [0, pos], at least kMinSplitKeys of them, so caches up to that length take one block per query
+// head and no merge. The block's warps walk the keys independently, each over its own contiguous
+// rows with its own online softmax, and meet once at the end in shared memory: there is no
+// barrier inside the key loop, and every load of a step is issued before any of its values is
+// used, the next step's as soon as the current one's are unpacked. At short caches the work is a
+// chain of dependent steps, not bandwidth (ncu: ~2 % issue slots busy), so the chain is kept
+// short: one query head per block (the group's heads read the same keys from L2), few keys per
+// warp, and the head width a compile-time constant where it is 128 (every Qwen3 model).
 #include <algorithm>
 #include <cmath>
 
@@ -18,15 +21,13 @@ namespace hh::cuda {
 
 namespace {
 
-constexpr int kThreads = 256;
+constexpr int kThreads = 512;
 constexpr int kWarps = kThreads / 32;
-constexpr int kSlots = 8;           // 16-byte loads of keys (and as many of values) per lane
-constexpr int kMaxQueryBatch = 4;   // query heads a warp carries through one pass over the keys
+constexpr int kSlots = 4;           // 16-byte loads of keys (and as many of values) per lane
 constexpr int kMinSplitKeys = 256;  // positions per split, at least
-constexpr int kMaxGroup = 16;
 constexpr int kMaxHeadDim = 256;
 
-__host__ __device__ inline int ceil_div_int(int a, int b) { return (a + b - 1) / b; }
+__host__ __device__ constexpr int ceil_div_int(int a, int b) { return (a + b - 1) / b; }
 
 // A cache row of dh elements is P 16-byte packs, read by a row group of G lanes (the smallest
 // power of two >= P, at most 32), lane j taking packs j and j + G (PL of them: 1, or 2 for f32
@@ -34,7 +35,7 @@ __host__ __device__ inline int ceil_div_int(int a, int b) { return (a + b - 1) /
 struct Geometry {
   int P, G, PL, RW, rows;
 };
-__host__ __device__ inline Geometry geometry(int dh, int kN) {
+__host__ __device__ constexpr Geometry geometry(int dh, int kN) {
   Geometry r{};
   r.P = dh / kN;
   r.G = 1;
@@ -46,40 +47,34 @@ __host__ __device__ inline Geometry geometry(int dh, int kN) {
 }
 
 // Floats of the output scratch: the warps' partial outputs, reused for the split merge's weights.
-__host__ __device__ inline int out_scratch_floats(int group, int dh, int splits) {
-  const int partials = kWarps * kMaxQueryBatch * dh, weights = 2 * group * splits;
-  return partials > weights ? partials : weights;
+__host__ __device__ constexpr int out_scratch_floats(int dh, int splits) {
+  return kWarps * dh > 2 * splits ? kWarps * dh : 2 * splits;
 }
 
-// Query heads per pass over the keys: registers for 2 blocks per multiprocessor, so that the
-// kernels before and after fit beside it.
-int query_batch(int group) { return group >= 4 ? 4 : group >= 2 ? 2 : 1; }
-
-// Lane slot s holds pack spack(s) (-1: past the row's end) of row base + srow(s) of a step;
-// warps carry kQueryBatch query heads at once.
-template <typename E, int kPL, int kQueryBatch>
-__global__ void __launch_bounds__(kThreads, kQueryBatch == 4 ? 1 : 2)
-    attention_decode_kernel(DecodeAttentionArgs a) {
+// kDh: the head width, or 0 to take it from the arguments.
+template <typename E, int kPL, int kDh>
+__global__ void __launch_bounds__(kThreads, 1) attention_decode_kernel(DecodeAttentionArgs a) {
   pdl_launch_dependents();
   extern __shared__ __align__(16) unsigned char dsmem[];
   __shared__ int last_s;
   constexpr int kN = kPack<E>;
-  constexpr int kPairs = kMaxHeadDim / 2 / 32;  // RoPE pairs per lane
+  constexpr int kPairs = (kDh != 0 ? kDh : kMaxHeadDim) / 2 / 32;  // RoPE pairs per lane
   constexpr int kRowSets = kSlots / kPL;
   const QkvRope& r = a.rope;
   const int group = static_cast<int>(r.h / r.kvh);
-  const int dh = static_cast<int>(r.dh), half = dh / 2;
-  const Geometry geo = geometry(dh, kN);
+  const int dh = kDh != 0 ? kDh : static_cast<int>(r.dh), half = dh / 2;
+  const Geometry geo = kDh != 0 ? geometry(kDh, kN) : geometry(dh, kN);
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
-  const int g = static_cast<int>(blockIdx.x), split = static_cast<int>(blockIdx.y);
-  E* knew_s = reinterpret_cast<E*>(dsmem);             // (dh) the new key, rotated
-  E* vnew_s = knew_s + dh;                             // (dh) the new value
-  float* q_s = reinterpret_cast<float*>(vnew_s + dh);  // (group, dh) queries / sqrt(dh)
-  float* o_s = q_s + group * dh;                       // (warps, batch, dh) partial outputs
-  float* ml_s = o_s + out_scratch_floats(group, dh, a.splits);  // (warps, batch, 2) m and l
+  const int head = static_cast<int>(blockIdx.x), split = static_cast<int>(blockIdx.y);
+  const int g = head / group;                            // its kv head
+  E* knew_s = reinterpret_cast<E*>(dsmem);               // (dh) the new key, rotated
+  E* vnew_s = knew_s + dh;                               // (dh) the new value
+  float* q_s = reinterpret_cast<float*>(vnew_s + dh);    // (dh) the query / sqrt(dh)
+  float* o_s = q_s + dh;                                 // (warps, dh) partial outputs
+  float* ml_s = o_s + out_scratch_floats(dh, a.splits);  // (warps, 2) m and l
 
   // The position and the cache rows before it are final before a step's chained kernels start
-  // (launch.cuh), so the first keys and values are requested before waiting for the queries.
+  // (launch.cuh), so the first keys and values are requested before waiting for the query.
   const int pos = static_cast<int>(r.pos_dev != nullptr ? *r.pos_dev : r.pos);
   const int n_keys = pos + 1;
   const int chunk = ceil_div_int(ceil_div_int(n_keys, a.splits), kMinSplitKeys) * kMinSplitKeys;
@@ -89,7 +84,8 @@ __global__ void __launch_bounds__(kThreads, kQueryBatch == 4 ? 1 : 2)
     return;
   }
   const int k_begin = split * chunk, k_end = std::min(n_keys, k_begin + chunk);
-  const bool owner = pos < k_end;  // this split writes the new key and value
+  const bool owner = pos < k_end;                  // this split holds the new key and value
+  const bool writer = owner && head % group == 0;  // and this block writes them to the cache
   E* kc = static_cast<E*>(r.k_cache) + static_cast<size_t>(g) * r.cs * dh;
   E* vc = static_cast<E*>(r.v_cache) + static_cast<size_t>(g) * r.cs * dh;
 
@@ -136,19 +132,18 @@ __global__ void __launch_bounds__(kThreads, kQueryBatch == 4 ? 1 : 2)
   }
   pdl_wait();  // the new token's q, k and v come from the QKV product
 
-  // One warp per head: the group's queries, then (owner only) the new key; the value is copied.
+  // Warp 0 normalises and rotates the query head, warp 1 (owner only) the new key; the value is
+  // copied.
   if (owner) {
     for (int i = tid; i < dh; i += kThreads) {
       const E v = from_float<E>(r.v[g * dh + i]);
       vnew_s[i] = v;
-      vc[pos * dh + i] = v;
+      if (writer) vc[pos * dh + i] = v;
     }
   }
-  const int n_heads = group + (owner ? 1 : 0);
-  const float q_scale = 1.0f / sqrtf(static_cast<float>(dh));
-  for (int j = warp; j < n_heads; j += kWarps) {
-    const bool is_q = j < group;
-    const float* src = is_q ? r.q + (g * group + j) * dh : r.k + g * dh;
+  if (warp == 0 || (warp == 1 && owner)) {
+    const bool is_q = warp == 0;
+    const float* src = is_q ? r.q + head * dh : r.k + g * dh;
     const float* w = is_q ? r.q_norm : r.k_norm;
     float x0[kPairs], x1[kPairs];
     float ss = 0.0f;
@@ -160,6 +155,7 @@ __global__ void __launch_bounds__(kThreads, kQueryBatch == 4 ? 1 : 2)
       ss += x0[k] * x0[k] + x1[k] * x1[k];
     }
     const float scale = 1.0f / sqrtf(warp_sum(ss) / static_cast<float>(dh) + r.eps);
+    const float q_scale = 1.0f / sqrtf(static_cast<float>(dh));
 #pragma unroll
     for (int k = 0; k < kPairs; ++k) {
       const int i = lane + 32 * k;
@@ -169,188 +165,160 @@ __global__ void __launch_bounds__(kThreads, kQueryBatch == 4 ? 1 : 2)
       rope_cos_sin(pos, freq[k], &c, &sn);
       const float ra = an * c - bn * sn, rb = an * sn + bn * c;
       if (is_q) {
-        q_s[j * dh + i] = ra * q_scale;
-        q_s[j * dh + i + half] = rb * q_scale;
+        q_s[i] = ra * q_scale;
+        q_s[i + half] = rb * q_scale;
       } else {
         const E ea = from_float<E>(ra), eb = from_float<E>(rb);
         knew_s[i] = ea;
         knew_s[i + half] = eb;
-        kc[pos * dh + i] = ea;
-        kc[pos * dh + i + half] = eb;
+        if (writer) {
+          kc[pos * dh + i] = ea;
+          kc[pos * dh + i + half] = eb;
+        }
       }
     }
   }
-  __syncthreads();  // queries, new key and value
+  __syncthreads();  // query, new key and value
 
-  for (int q0 = 0; q0 < group; q0 += kQueryBatch) {
-    const int nq = group - q0 < kQueryBatch ? group - q0 : kQueryBatch;
-    float m[kQueryBatch], l[kQueryBatch], o[kQueryBatch][kPL * kN];
+  float m = -INFINITY, l = 0.0f, o[kPL * kN];
 #pragma unroll
-    for (int q = 0; q < kQueryBatch; ++q) {
-      m[q] = -INFINITY;
-      l[q] = 0.0f;
+  for (int e = 0; e < kPL * kN; ++e) o[e] = 0.0f;
+  if (first < k_end) patch(first);
+  for (int base = first; base < k_end; base += step_rows) {
+    const int next = base + step_rows;
+    // Scores: each slot's pack against the query, then summed over the row group.
+    float sc[kSlots];
 #pragma unroll
-      for (int e = 0; e < kPL * kN; ++e) o[q][e] = 0.0f;
-    }
-    if (q0 > 0 && first < k_end) {
-      load(kr, kc, first);
-      load(vr, vc, first);
-    }
-    if (first < k_end) patch(first);
-    for (int base = first; base < k_end; base += step_rows) {
-      const int next = base + step_rows;
-      // Scores: each slot's pack against each query, then summed over the row group.
-      float sc[kQueryBatch][kSlots];
+    for (int s = 0; s < kSlots; ++s) {
+      float kf[kN];
+      unpack<E>(kr[s], kf);
+      sc[s] = 0.0f;
+      if (spack(s) >= 0) {
+        const float4* qv = reinterpret_cast<const float4*>(q_s + spack(s) * kN);
 #pragma unroll
-      for (int s = 0; s < kSlots; ++s) {
-        float kf[kN];
-        unpack<E>(kr[s], kf);
-#pragma unroll
-        for (int q = 0; q < kQueryBatch; ++q) {
-          sc[q][s] = 0.0f;
-          if (q < nq && spack(s) >= 0) {
-            const float4* qv = reinterpret_cast<const float4*>(q_s + (q0 + q) * dh + spack(s) * kN);
-#pragma unroll
-            for (int e = 0; e < kN / 4; ++e) {
-              const float4 x = qv[e];
-              sc[q][s] = fmaf(kf[4 * e], x.x, sc[q][s]);
-              sc[q][s] = fmaf(kf[4 * e + 1], x.y, sc[q][s]);
-              sc[q][s] = fmaf(kf[4 * e + 2], x.z, sc[q][s]);
-              sc[q][s] = fmaf(kf[4 * e + 3], x.w, sc[q][s]);
-            }
-          }
-        }
-      }
-      if (next < k_end) load(kr, kc, next);
-        // Online softmax over the warp's rows of the step (row set t = slots t kPL ...).
-#pragma unroll
-      for (int q = 0; q < kQueryBatch; ++q) {
-        if (q >= nq) continue;
-        float mt = -INFINITY;
-#pragma unroll
-        for (int t = 0; t < kRowSets; ++t) {
-          float v = sc[q][t * kPL];
-          if constexpr (kPL == 2) v += sc[q][t * kPL + 1];
-          for (int off = geo.G >> 1; off > 0; off >>= 1) v += __shfl_xor_sync(0xffffffffu, v, off);
-          v = base + srow(t * kPL) < k_end ? v : -INFINITY;
-          sc[q][t] = v;
-          mt = fmaxf(mt, v);
-        }
-        for (int off = geo.G; off < 32; off <<= 1)
-          mt = fmaxf(mt, __shfl_xor_sync(0xffffffffu, mt, off));
-        // The warp's first row of the step is a key, so m_new is finite.
-        const float m_new = fmaxf(m[q], mt), corr = expf(m[q] - m_new);
-        float psum = 0.0f;
-#pragma unroll
-        for (int t = 0; t < kRowSets; ++t) {
-          sc[q][t] = expf(sc[q][t] - m_new);
-          psum += sc[q][t];
-        }
-        l[q] = l[q] * corr + psum;
-        m[q] = m_new;
-#pragma unroll
-        for (int e = 0; e < kPL * kN; ++e) o[q][e] *= corr;
-      }
-      // Values: o += p V over the lane's rows.
-#pragma unroll
-      for (int s = 0; s < kSlots; ++s) {
-        float vf[kN];
-        unpack<E>(vr[s], vf);
-#pragma unroll
-        for (int q = 0; q < kQueryBatch; ++q) {
-          if (q >= nq) continue;
-          const float p = sc[q][s / kPL];
-#pragma unroll
-          for (int e = 0; e < kN; ++e)
-            o[q][(s % kPL) * kN + e] = fmaf(p, vf[e], o[q][(s % kPL) * kN + e]);
-        }
-      }
-      if (next < k_end) {
-        load(vr, vc, next);
-        patch(next);
-      }
-    }
-    // Sum over the warp's row groups (l was per lane over its own rows), then into shared memory.
-#pragma unroll
-    for (int q = 0; q < kQueryBatch; ++q) {
-      if (q >= nq) continue;
-      for (int off = geo.G; off < 32; off <<= 1) {
-        l[q] += __shfl_xor_sync(0xffffffffu, l[q], off);
-#pragma unroll
-        for (int e = 0; e < kPL * kN; ++e) o[q][e] += __shfl_xor_sync(0xffffffffu, o[q][e], off);
-      }
-      float* os = o_s + (warp * kQueryBatch + q) * dh;
-      if (lane < geo.G) {
-#pragma unroll
-        for (int k = 0; k < kPL; ++k) {
-          const int pack = lane + k * geo.G;
-          if (pack >= geo.P) continue;
-#pragma unroll
-          for (int e = 0; e < kN; ++e) os[pack * kN + e] = o[q][k * kN + e];
-        }
-      }
-      if (lane == 0) {
-        ml_s[(warp * kQueryBatch + q) * 2] = m[q];
-        ml_s[(warp * kQueryBatch + q) * 2 + 1] = l[q];
-      }
-    }
-    __syncthreads();
-    // The warps' partial results combined: the output, or this split's partial result.
-    for (int i = tid; i < nq * dh; i += kThreads) {
-      const int q = i / dh, d = i - q * dh;
-      float mx = -INFINITY;
-#pragma unroll
-      for (int w = 0; w < kWarps; ++w) mx = fmaxf(mx, ml_s[(w * kQueryBatch + q) * 2]);
-      float num = 0.0f, den = 0.0f;
-#pragma unroll
-      for (int w = 0; w < kWarps; ++w) {
-        const float mw = ml_s[(w * kQueryBatch + q) * 2];
-        const float c = mw == -INFINITY ? 0.0f : expf(mw - mx);
-        num = fmaf(c, o_s[(w * kQueryBatch + q) * dh + d], num);
-        den = fmaf(c, ml_s[(w * kQueryBatch + q) * 2 + 1], den);
-      }
-      const int head = g * group + q0 + q;
-      if (splits == 1) {
-        a.out[head * dh + d] = num / den;
-      } else {
-        float* part = a.partial + ((g * a.splits + split) * group + q0 + q) * (dh + 2);
-        part[d] = num;
-        if (d == 0) {
-          part[dh] = mx;
-          part[dh + 1] = den;
+        for (int e = 0; e < kN / 4; ++e) {
+          const float4 x = qv[e];
+          sc[s] = fmaf(kf[4 * e], x.x, sc[s]);
+          sc[s] = fmaf(kf[4 * e + 1], x.y, sc[s]);
+          sc[s] = fmaf(kf[4 * e + 2], x.z, sc[s]);
+          sc[s] = fmaf(kf[4 * e + 3], x.w, sc[s]);
         }
       }
     }
-    __syncthreads();  // o_s and ml_s are rewritten by the next batch or the merge
+    if (next < k_end) load(kr, kc, next);
+    // Online softmax over the warp's rows of the step (row set t: slots t kPL ...).
+    float mt = -INFINITY;
+#pragma unroll
+    for (int t = 0; t < kRowSets; ++t) {
+      float v = sc[t * kPL];
+      if constexpr (kPL == 2) v += sc[t * kPL + 1];
+      for (int off = geo.G >> 1; off > 0; off >>= 1) v += __shfl_xor_sync(0xffffffffu, v, off);
+      v = base + srow(t * kPL) < k_end ? v : -INFINITY;
+      sc[t] = v;
+      mt = fmaxf(mt, v);
+    }
+    for (int off = geo.G; off < 32; off <<= 1)
+      mt = fmaxf(mt, __shfl_xor_sync(0xffffffffu, mt, off));
+    // The warp's first row of the step is a key, so m_new is finite.
+    const float m_new = fmaxf(m, mt), corr = expf(m - m_new);
+    float psum = 0.0f;
+#pragma unroll
+    for (int t = 0; t < kRowSets; ++t) {
+      sc[t] = expf(sc[t] - m_new);
+      psum += sc[t];
+    }
+    l = l * corr + psum;
+    m = m_new;
+    // Values: o = o corr + p V over the lane's rows.
+#pragma unroll
+    for (int e = 0; e < kPL * kN; ++e) o[e] *= corr;
+#pragma unroll
+    for (int s = 0; s < kSlots; ++s) {
+      float vf[kN];
+      unpack<E>(vr[s], vf);
+      const float p = sc[s / kPL];
+#pragma unroll
+      for (int e = 0; e < kN; ++e) o[(s % kPL) * kN + e] = fmaf(p, vf[e], o[(s % kPL) * kN + e]);
+    }
+    if (next < k_end) {
+      load(vr, vc, next);
+      patch(next);
+    }
+  }
+  // Sum over the warp's row groups (l was per lane over its own rows), then into shared memory.
+  for (int off = geo.G; off < 32; off <<= 1) {
+    l += __shfl_xor_sync(0xffffffffu, l, off);
+#pragma unroll
+    for (int e = 0; e < kPL * kN; ++e) o[e] += __shfl_xor_sync(0xffffffffu, o[e], off);
+  }
+  if (lane < geo.G) {
+#pragma unroll
+    for (int k = 0; k < kPL; ++k) {
+      const int pack = lane + k * geo.G;
+      if (pack >= geo.P) continue;
+#pragma unroll
+      for (int e = 0; e < kN; ++e) o_s[warp * dh + pack * kN + e] = o[k * kN + e];
+    }
+  }
+  if (lane == 0) {
+    ml_s[2 * warp] = m;
+    ml_s[2 * warp + 1] = l;
+  }
+  __syncthreads();
+  // The warps' partial results combined: the output, or this split's partial result.
+  float* part = a.partial + (static_cast<size_t>(head) * a.splits + split) * (dh + 2);
+  for (int d = tid; d < dh; d += kThreads) {
+    float mx = -INFINITY;
+#pragma unroll
+    for (int w = 0; w < kWarps; ++w) mx = fmaxf(mx, ml_s[2 * w]);
+    float num = 0.0f, den = 0.0f;
+#pragma unroll
+    for (int w = 0; w < kWarps; ++w) {
+      const float mw = ml_s[2 * w];
+      const float c = mw == -INFINITY ? 0.0f : expf(mw - mx);
+      num = fmaf(c, o_s[w * dh + d], num);
+      den = fmaf(c, ml_s[2 * w + 1], den);
+    }
+    if (splits == 1) {
+      a.out[head * dh + d] = num / den;
+    } else {
+      part[d] = num;
+      if (d == 0) {
+        part[dh] = mx;
+        part[dh + 1] = den;
+      }
+    }
   }
   if (splits == 1) return;
-  merge_splits(a.partial + static_cast<size_t>(g) * a.splits * group * (dh + 2), group, dh, splits,
-               a.counter + g, &last_s, o_s,
-               [&](int qi, int d) { return a.out + (g * group + qi) * dh + d; });
+  merge_splits(a.partial + static_cast<size_t>(head) * a.splits * (dh + 2), 1, dh, splits,
+               a.counter + head, &last_s, o_s, [&](int, int d) { return a.out + head * dh + d; });
 }
 
 }  // namespace
 
-int attention_decode_splits(int64_t h, int64_t kvh, int64_t cs, int sm_count) {
-  (void)h;
+int attention_decode_splits(int64_t h, int64_t cs, int sm_count) {
   // About one block per multiprocessor once the cache is long enough.
-  const int64_t want = std::max<int64_t>(1, sm_count / std::max<int64_t>(kvh, 1));
+  const int64_t want = std::max<int64_t>(1, sm_count / std::max<int64_t>(h, 1));
   return static_cast<int>(
       std::clamp<int64_t>(std::min(want, ceil_div(cs, int64_t{kMinSplitKeys})), 1, 64));
 }
 
+size_t attention_decode_scratch_floats(int64_t h, int64_t dh, int splits) {
+  return static_cast<size_t>(h * splits * (dh + 2));
+}
+
+size_t attention_decode_counters(int64_t h) { return static_cast<size_t>(h); }
+
 void attention_decode(ElemType type, const DecodeAttentionArgs& a, cudaStream_t stream) {
   const QkvRope& r = a.rope;
-  const int group = static_cast<int>(r.h / r.kvh), dh = static_cast<int>(r.dh);
-  if (group > kMaxGroup || dh > kMaxHeadDim) check_attention_shape(r.h, r.kvh, r.dh);
+  check_attention_shape(r.h, r.kvh, r.dh);
+  const int dh = static_cast<int>(r.dh);
   visit_dtype(type, [&](auto tag) {
     using E = decltype(tag);
-    const Geometry geo = geometry(dh, kPack<E>);
-    const size_t smem = 2 * static_cast<size_t>(dh) * sizeof(E) +
-                        (static_cast<size_t>(group) * dh + out_scratch_floats(group, dh, a.splits) +
-                         2 * kWarps * kMaxQueryBatch) *
-                            sizeof(float);
-    const dim3 grid(static_cast<unsigned>(r.kvh), static_cast<unsigned>(a.splits));
+    const size_t smem =
+        2 * static_cast<size_t>(dh) * sizeof(E) +
+        (static_cast<size_t>(dh) + out_scratch_floats(dh, a.splits) + 2 * kWarps) * sizeof(float);
+    const dim3 grid(static_cast<unsigned>(r.h), static_cast<unsigned>(a.splits));
     const auto run = [&](auto kernel) {
       if (smem > 48 * 1024) {
         HH_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
@@ -358,20 +326,11 @@ void attention_decode(ElemType type, const DecodeAttentionArgs& a, cudaStream_t 
       }
       launch_chained(kernel, grid, dim3(kThreads), smem, stream, a);
     };
-    const auto with_pl = [&]<int kPL>() {
-      switch (query_batch(group)) {
-        case 4:
-          return run(attention_decode_kernel<E, kPL, 4>);
-        case 2:
-          return run(attention_decode_kernel<E, kPL, 2>);
-        default:
-          return run(attention_decode_kernel<E, kPL, 1>);
-      }
-    };
+    if (dh == 128) return run(attention_decode_kernel<E, geometry(128, kPack<E>).PL, 128>);
     if constexpr (sizeof(E) == 4) {
-      if (geo.PL == 2) return with_pl.template operator()<2>();
+      if (geometry(dh, kPack<E>).PL == 2) return run(attention_decode_kernel<E, 2, 0>);
     }
-    with_pl.template operator()<1>();
+    run(attention_decode_kernel<E, 1, 0>);
   });
 }
 

@@ -89,10 +89,9 @@ CudaBackend::Workspace& CudaBackend::workspace(const ModelConfig& c, int64_t cs,
   ws->v = ws->take<float>(n(ch * kvd), "values");
   ws->gate = ws->take<float>(n(ch * f), "FFN gate");
   ws->up = ws->take<float>(n(ch * f), "FFN up");
-  ws->decode_splits = attention_decode_splits(c.n_heads, c.n_kv_heads, cs, sm_count_);
-  size_t partial =
-      attention_scratch_floats(1, c.n_heads, c.n_kv_heads, c.head_dim, ws->decode_splits);
-  size_t counters = attention_counters(1, c.n_heads, c.n_kv_heads);
+  ws->decode_splits = attention_decode_splits(c.n_heads, cs, sm_count_);
+  size_t partial = attention_decode_scratch_floats(c.n_heads, c.head_dim, ws->decode_splits);
+  size_t counters = attention_decode_counters(c.n_heads);
   // Prefill chunks of any length up to ch (the last chunk of a prompt is shorter): the largest
   // scratch any of them needs.
   for (int64_t T = 1; T <= ch; ++T) {

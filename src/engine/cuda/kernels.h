@@ -123,8 +123,9 @@ struct AttentionArgs {
 // rotated and scaled on the fly (rope.q is left as it is), the key and value of the token are
 // written to the cache at the position (rope.pos_dev or rope.pos; rope.T is 1), and out (h, dh)
 // gets attention over positions [0, pos]. splits: the launch's grid, attention_decode_splits()
-// (a step takes only as many as its cache length needs, 256 positions each at least); scratch as
-// attention() with T = 1. A chained launch (launch.cuh).
+// (a step takes only as many as its cache length needs, 256 positions each at least); partial
+// and counter: attention_decode_scratch_floats() floats and attention_decode_counters() zeroed
+// counters (left zeroed). A chained launch (launch.cuh).
 struct DecodeAttentionArgs {
   QkvRope rope;
   float* out;
@@ -135,7 +136,9 @@ struct DecodeAttentionArgs {
 void attention_decode(ElemType type, const DecodeAttentionArgs& args, cudaStream_t stream);
 // The splits a decode launch takes (its grid): about one block per multiprocessor once the cache
 // is long; a step uses only as many as its cache length needs.
-int attention_decode_splits(int64_t h, int64_t kvh, int64_t cs, int sm_count);
+int attention_decode_splits(int64_t h, int64_t cs, int sm_count);
+size_t attention_decode_scratch_floats(int64_t h, int64_t dh, int splits);
+size_t attention_decode_counters(int64_t h);
 
 // ---- attention.cu ----
 // How many splits suit T tokens over a cache of cs positions on this GPU.

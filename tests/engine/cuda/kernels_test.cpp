@@ -358,9 +358,14 @@ TEST_P(CudaKernels, DecodeAttentionEqualsNormRopeThenAttention) {
     DeviceBuffer<uint8_t> kc1(cache.bytes), vc1(cache.bytes), kc2(cache.bytes), vc2(cache.bytes);
     DeviceBuffer<int64_t> dpos(std::vector<int64_t>{c.pos});
     DeviceBuffer<float> out1(c.h * c.dh, NAN), out2(c.h * c.dh, NAN);
-    DeviceBuffer<float> partial(cuda::attention_scratch_floats(1, c.h, c.kvh, c.dh, c.splits) + 1,
-                                0.0f);
-    DeviceBuffer<unsigned> counters(cuda::attention_counters(1, c.h, c.kvh), 0u);
+    DeviceBuffer<float> partial(
+        std::max(cuda::attention_scratch_floats(1, c.h, c.kvh, c.dh, c.splits),
+                 cuda::attention_decode_scratch_floats(c.h, c.dh, c.splits)) +
+            1,
+        0.0f);
+    DeviceBuffer<unsigned> counters(
+        std::max(cuda::attention_counters(1, c.h, c.kvh), cuda::attention_decode_counters(c.h)),
+        0u);
     DeviceBuffer<double> dfreq(cuda::rope_inv_freq(1e6f, c.dh));
     cuda::QkvRope p{dq.get(),  dk.get(),  dv.get(),  0, 0,          0,          dqn.get(),
                     dkn.get(), kc2.get(), vc2.get(), 1, c.h,        c.kvh,      c.dh,
