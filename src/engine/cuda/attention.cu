@@ -198,7 +198,39 @@ __global__ void __launch_bounds__(kThreads) attention_kernel(AttentionArgs a, in
                });
 }
 
+// Grid (h T): row r = head T + t of scores (h, T, n); query t (at position p0 + t) sees keys
+// [0, p0 + t].
+template <typename E>
+__global__ void causal_softmax_kernel(const float* __restrict__ scores, int64_t T, int64_t n,
+                                      int64_t p0, E* __restrict__ probs) {
+  __shared__ float scratch[32];
+  const int64_t r = blockIdx.x;
+  const int64_t visible = p0 + r % T + 1;
+  const float* row = scores + r * n;
+  float mx = -INFINITY;
+  for (int64_t i = threadIdx.x; i < visible; i += blockDim.x) mx = fmaxf(mx, row[i]);
+  mx = block_max(mx, scratch);
+  float sum = 0.0f;
+  for (int64_t i = threadIdx.x; i < visible; i += blockDim.x) sum += expf(row[i] - mx);
+  const float inv = 1.0f / block_sum(sum, scratch);
+  E* out = probs + r * n;
+  for (int64_t i = threadIdx.x; i < n; i += blockDim.x) {
+    out[i] = from_float<E>(i < visible ? expf(row[i] - mx) * inv : 0.0f);
+  }
+}
+
 }  // namespace
+
+void causal_softmax(ElemType type, const float* scores, int64_t h, int64_t T, int64_t n, int64_t p0,
+                    void* probs, cudaStream_t stream) {
+  if (h * T == 0) return;
+  visit_dtype(type, [&](auto tag) {
+    using E = decltype(tag);
+    causal_softmax_kernel<E><<<static_cast<unsigned>(h * T), 128, 0, stream>>>(
+        scores, T, n, p0, static_cast<E*>(probs));
+  });
+  HH_CUDA_CHECK_LAUNCH();
+}
 
 void check_attention_shape(int64_t h, int64_t kvh, int64_t dh) {
   if (kvh <= 0 || h % kvh != 0 || h / kvh > kMaxQ) {

@@ -76,6 +76,13 @@ class CudaBackend final : public Backend {
   void last_logits(const Weights& w, int64_t row);
   // y (T, R) f32 = x (T, K) E times w (R, K)ᵀ (+ y when accumulate).
   void gemm(const Array& w, const void* x, int64_t T, float* y, bool accumulate);
+  // Prefill attention of T tokens at positions p0... over layer l's cache as two batched matrix
+  // products around a causal softmax (tensor cores in f16/bf16): ws.q (T, h, dh) f32, normalised
+  // and rotated; out (T, h, dh) in the model's dtype, the next product's input. products_fit():
+  // whether it serves T tokens at p0 (at most kProductAttentionKeys keys, and room for the
+  // scores, allocated at the first use; the flash kernel serves otherwise).
+  bool products_fit(int64_t T, int64_t p0);
+  void attention_by_products(const KVCache& cache, int64_t l, int64_t T, int64_t p0, void* out);
   // Runs the decode loop until the state says done; graph or host driven.
   void decode_loop(const Weights& w, KVCache& cache, bool sampling);
 

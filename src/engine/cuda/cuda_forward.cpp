@@ -3,6 +3,7 @@
 // graph whose while node replays one step until the device-side state says stop.
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <cstring>
 
 #include "engine/cuda/cuda_backend.h"
@@ -15,6 +16,9 @@ namespace {
 
 constexpr int64_t kPrefillChunk = 512;  // tokens per prefill pass (bounds the scratch)
 constexpr int64_t kLogitRows = 64;      // rows of logits computed and copied out at once
+// Prefill attention runs as matrix products (tensor cores in f16/bf16) while the cache holds at
+// most this many positions; the scores of a chunk take h * kPrefillChunk * this many floats.
+constexpr int64_t kProductAttentionKeys = 1024;
 
 cudaDataType cuda_type(ElemType type) {
   switch (type) {
@@ -125,6 +129,63 @@ void CudaBackend::gemm(const Array& w, const void* x, int64_t T, float* y, bool 
                                CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
 }
 
+bool CudaBackend::products_fit(int64_t T, int64_t p0) {
+  Workspace& ws = *ws_;
+  if (T < 2 || p0 + T > kProductAttentionKeys) return false;
+  if (!ws.scores_tried) {
+    ws.scores_tried = true;
+    const size_t cells = static_cast<size_t>(ws.c.n_heads * kPrefillChunk * kProductAttentionKeys);
+    try {
+      ws.scores_storage =
+          allocate_device(cells * (sizeof(float) + elem_size(dtype())), "attention scores");
+      ws.scores = reinterpret_cast<float*>(ws.scores_storage->data());
+      ws.probs = ws.scores + cells;
+    } catch (const UsageError&) {
+      return false;  // no room: the flash kernel needs none
+    }
+  }
+  return ws.scores != nullptr;
+}
+
+void CudaBackend::attention_by_products(const KVCache& cache, int64_t l, int64_t T, int64_t p0,
+                                        void* out) {
+  Workspace& ws = *ws_;
+  const int64_t n = p0 + T;  // keys
+  const ModelConfig& c = ws.c;
+  const int64_t h = c.n_heads, kvh = c.n_kv_heads, dh = c.head_dim, group = h / kvh;
+  const ElemType E = dtype();
+  const size_t es = elem_size(E);
+  const cudaDataType type = cuda_type(E);
+  const int64_t cs = cache.context();
+  const auto* k = static_cast<const std::byte*>(layer_plane(cache.k, l));
+  const auto* v = static_cast<const std::byte*>(layer_plane(cache.v, l));
+  const std::byte* q = reinterpret_cast<const std::byte*>(ws.q);
+  if (E != ElemType::F32) {
+    convert_f32(ws.q, T * h * dh, E, ws.xin, stream_);  // ws.xin is free until the output
+    q = static_cast<const std::byte*>(ws.xin);
+  }
+  const auto I = [](int64_t x) { return static_cast<int>(x); };
+  const float scale = 1.0f / std::sqrt(static_cast<float>(dh)), one = 1.0f, zero = 0.0f;
+  // Query head j = g group + jj reads kv head g: one batched product over g per jj. Column-major
+  // views: S_jᵀ (n, T) = K_g (dh, n)ᵀ · Q_j (dh, T); O_j (dh, T) = V_g (dh, n) · P_jᵀ (n, T).
+  for (int64_t jj = 0; jj < group; ++jj) {
+    HH_CUBLAS_CHECK(cublasGemmStridedBatchedEx(
+        cublas_, CUBLAS_OP_T, CUBLAS_OP_N, I(n), I(T), I(dh), &scale, k, type, I(dh), cs * dh,
+        q + jj * dh * es, type, I(h * dh), group * dh, &zero, ws.scores + jj * T * n, CUDA_R_32F,
+        I(n), group * T * n, I(kvh), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+  }
+  causal_softmax(E, ws.scores, h, T, n, p0, ws.probs, stream_);
+  const std::byte* p = static_cast<const std::byte*>(ws.probs);
+  const size_t out_es = E == ElemType::F32 ? sizeof(float) : es;
+  for (int64_t jj = 0; jj < group; ++jj) {
+    HH_CUBLAS_CHECK(cublasGemmStridedBatchedEx(
+        cublas_, CUBLAS_OP_N, CUBLAS_OP_N, I(dh), I(T), I(n), &one, v, type, I(dh), cs * dh,
+        p + jj * T * n * es, type, I(n), group * T * n, &zero,
+        static_cast<std::byte*>(out) + jj * dh * out_es, type, I(h * dh), group * dh, I(kvh),
+        CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+  }
+}
+
 int64_t CudaBackend::prefill(const Weights& w, KVCache& cache, int64_t pos, int64_t T,
                              float* logits_host) {
   Workspace& ws = *ws_;
@@ -172,25 +233,35 @@ int64_t CudaBackend::prefill(const Weights& w, KVCache& cache, int64_t pos, int6
                   ws.inv_freq};
         qk_norm_rope_store(E, p, stream_);
       });
-      timer_->run("attention", [&] {
-        AttentionArgs a{ws.q,
-                        layer_plane(cache.k, l),
-                        layer_plane(cache.v, l),
-                        ws.att,
-                        Tc,
-                        h,
-                        kvh,
-                        dh,
-                        cache.context(),
-                        p0,
-                        nullptr,
-                        splits,
-                        ws.partial,
-                        ws.counters};
-        attention(E, a, stream_);
-      });
+      // f16/bf16: the products write the attention output in the model's dtype, ready for the
+      // output projection; f32 (and the flash kernel) write f32 into ws.att.
       const void* att_in = ws.att;
-      if (!f32) {
+      void* product_out = f32 ? static_cast<void*>(ws.att) : ws.xin;
+      const bool done = products_fit(Tc, p0);
+      if (done) {
+        timer_->run("attention_products",
+                    [&] { attention_by_products(cache, l, Tc, p0, product_out); });
+        att_in = product_out;
+      } else {
+        timer_->run("attention", [&] {
+          AttentionArgs a{ws.q,
+                          layer_plane(cache.k, l),
+                          layer_plane(cache.v, l),
+                          ws.att,
+                          Tc,
+                          h,
+                          kvh,
+                          dh,
+                          cache.context(),
+                          p0,
+                          nullptr,
+                          splits,
+                          ws.partial,
+                          ws.counters};
+          attention(E, a, stream_);
+        });
+      }
+      if (!done && !f32) {
         timer_->run("convert", [&] { convert_f32(ws.att, Tc * qd, E, ws.xin, stream_); });
         att_in = ws.xin;
       }

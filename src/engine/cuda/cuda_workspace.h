@@ -18,6 +18,12 @@ struct CudaBackend::Workspace {
   int decode_splits = 1;
   std::vector<std::shared_ptr<Storage>> owned;
   std::shared_ptr<Storage> tokens_storage;
+  // Prefill attention through matrix products, for caches up to kProductAttentionKeys positions
+  // (allocated at the first prefill; null if the GPU had no room: the flash kernel then serves).
+  std::shared_ptr<Storage> scores_storage;
+  bool scores_tried = false;
+  float* scores = nullptr;  // (h, chunk, kProductAttentionKeys) f32
+  void* probs = nullptr;    // (h, chunk, kProductAttentionKeys) E
 
   float* x = nullptr;            // (chunk, d) residual stream; decode uses row 0
   float* qkv = nullptr;          // (qd + 2 kvd) decode projections, q | k | v

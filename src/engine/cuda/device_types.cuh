@@ -104,6 +104,17 @@ __device__ __forceinline__ float block_sum(float x, float* scratch) {
   return warp_sum(x);
 }
 
+// Maximum over the block, like block_sum.
+__device__ __forceinline__ float block_max(float x, float* scratch) {
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, n_warps = blockDim.x >> 5;
+  x = warp_max(x);
+  __syncthreads();
+  if (lane == 0) scratch[warp] = x;
+  __syncthreads();
+  x = lane < n_warps ? scratch[lane] : -INFINITY;
+  return warp_max(x);
+}
+
 // Calls f(E{}) for the CUDA type of a model dtype.
 template <typename F>
 void visit_dtype(ElemType type, F&& f) {

@@ -148,6 +148,11 @@ size_t attention_counters(int64_t T, int64_t h, int64_t kvh);
 // Throws UsageError for a head width or group size the kernel does not take.
 void check_attention_shape(int64_t h, int64_t kvh, int64_t dh);
 void attention(ElemType type, const AttentionArgs& args, cudaStream_t stream);
+// Prefill attention through matrix products (CudaBackend::attention_by_products) needs the
+// causal softmax of the score rows: scores (h, T, n) f32, query t (at position p0 + t) sees keys
+// [0, p0 + t]; probs (h, T, n) E, zero where masked.
+void causal_softmax(ElemType type, const float* scores, int64_t h, int64_t T, int64_t n, int64_t p0,
+                    void* probs, cudaStream_t stream);
 
 // ---- sampling.cu ----
 // Greedy pick of the decode loop: argmax of logits (v) (first index on ties, NaN never wins),

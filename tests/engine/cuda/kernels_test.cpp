@@ -332,6 +332,30 @@ TEST_P(CudaKernels, AttentionSplitAndUnsplitMatchReference) {
   }
 }
 
+// The causal softmax of prefill attention through matrix products: each row's visible scores
+// (query t at position p0 + t sees keys up to it) against a double-precision softmax, zeros past.
+TEST_P(CudaKernels, CausalSoftmaxMatchesReference) {
+  const int64_t h = 3, T = 5, p0 = 7, n = p0 + T;
+  const auto scores = random_floats(h * T * n, rng_, 3.0);
+  DeviceBuffer<float> ds(scores);
+  DeviceBuffer<uint8_t> dp(static_cast<size_t>(h * T * n) * elem_size(dtype()), 0xff);
+  cuda::causal_softmax(dtype(), ds.get(), h, T, n, p0, dp.get(), nullptr);
+  const auto got = dp.read();
+  const double tol = dtype() == ElemType::F32 ? 1e-6 : dtype() == ElemType::F16 ? 1e-3 : 8e-3;
+  for (int64_t r = 0; r < h * T; ++r) {
+    const int64_t visible = p0 + r % T + 1;
+    double mx = -INFINITY, sum = 0.0;
+    for (int64_t i = 0; i < visible; ++i) mx = std::max(mx, double{scores[r * n + i]});
+    for (int64_t i = 0; i < visible; ++i) sum += std::exp(scores[r * n + i] - mx);
+    for (int64_t i = 0; i < n; ++i) {
+      const double want = i < visible ? std::exp(scores[r * n + i] - mx) / sum : 0.0;
+      EXPECT_NEAR(decode_at(dtype(), got, static_cast<size_t>(r * n + i)), want,
+                  tol * std::max(want, 1e-3))
+          << "row " << r << " key " << i;
+    }
+  }
+}
+
 // The fused decode kernel against the two it replaces (each checked against the CPU above): the
 // same output, and the same key and value written to the cache, for split and unsplit caches,
 // the first and the last position, and group sizes 2 to 16.
