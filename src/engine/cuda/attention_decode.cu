@@ -73,8 +73,37 @@ __global__ void __launch_bounds__(kThreads, 1) attention_decode_kernel(DecodeAtt
   float* o_s = q_s + dh;                                 // (warps, dh) partial outputs
   float* ml_s = o_s + out_scratch_floats(dh, a.splits);  // (warps, 2) m and l
 
+  E* kc = static_cast<E*>(r.k_cache) + static_cast<size_t>(g) * r.cs * dh;
+  E* vc = static_cast<E*>(r.v_cache) + static_cast<size_t>(g) * r.cs * dh;
+  // Slot s of this lane: pack spack(s) (-1: past the row's end) of row base + srow(s) of a step.
+  const int lane_row = lane / geo.G, lane_pack = lane % geo.G;
+  const auto srow = [&](int s) { return (s / kPL) * geo.RW + lane_row; };
+  const auto spack = [&](int s) {
+    const int pack = lane_pack + (s % kPL) * geo.G;
+    return pack < geo.P ? pack : -1;
+  };
+  const int step_rows = kWarps * geo.rows;
+  uint4 kr[kSlots], vr[kSlots];
+  // Rows [base, end) of a step from a cache plane except `skip`; zeros elsewhere.
+  const auto load = [&](uint4* regs, const E* plane, int base, int end, int skip) {
+#pragma unroll
+    for (int s = 0; s < kSlots; ++s) {
+      const int row = base + srow(s);
+      regs[s] = make_uint4(0u, 0u, 0u, 0u);
+      if (spack(s) >= 0 && row < end && row != skip) {
+        regs[s] = reinterpret_cast<const uint4*>(plane + static_cast<size_t>(row) * dh)[spack(s)];
+      }
+    }
+  };
   // The position and the cache rows before it are final before a step's chained kernels start
-  // (launch.cuh), so the first keys and values are requested before waiting for the query.
+  // (launch.cuh). The first split's first rows do not depend on the position: they are requested
+  // before it is even read (rows past it are masked where they are used), the other splits' once
+  // it is known; all before waiting for the query.
+  const int first_of_split0 = warp * geo.rows;
+  if (split == 0) {
+    load(kr, kc, first_of_split0, static_cast<int>(r.cs), -1);
+    load(vr, vc, first_of_split0, static_cast<int>(r.cs), -1);
+  }
   const int pos = static_cast<int>(r.pos_dev != nullptr ? *r.pos_dev : r.pos);
   const int n_keys = pos + 1;
   const int chunk = ceil_div_int(ceil_div_int(n_keys, a.splits), kMinSplitKeys) * kMinSplitKeys;
@@ -86,29 +115,11 @@ __global__ void __launch_bounds__(kThreads, 1) attention_decode_kernel(DecodeAtt
   const int k_begin = split * chunk, k_end = std::min(n_keys, k_begin + chunk);
   const bool owner = pos < k_end;                  // this split holds the new key and value
   const bool writer = owner && head % group == 0;  // and this block writes them to the cache
-  E* kc = static_cast<E*>(r.k_cache) + static_cast<size_t>(g) * r.cs * dh;
-  E* vc = static_cast<E*>(r.v_cache) + static_cast<size_t>(g) * r.cs * dh;
-
-  // Slot s of this lane: pack spack(s) (-1: past the row's end) of row base + srow(s) of a step.
-  const int lane_row = lane / geo.G, lane_pack = lane % geo.G;
-  const auto srow = [&](int s) { return (s / kPL) * geo.RW + lane_row; };
-  const auto spack = [&](int s) {
-    const int pack = lane_pack + (s % kPL) * geo.G;
-    return pack < geo.P ? pack : -1;
-  };
-  const int first = k_begin + warp * geo.rows, step_rows = kWarps * geo.rows;
-  uint4 kr[kSlots], vr[kSlots];
-  // Rows of a step from a cache plane; the new position's row is left to patch().
-  const auto load = [&](uint4* regs, const E* plane, int base) {
-#pragma unroll
-    for (int s = 0; s < kSlots; ++s) {
-      const int row = base + srow(s);
-      regs[s] = make_uint4(0u, 0u, 0u, 0u);
-      if (spack(s) >= 0 && row < k_end && row != pos) {
-        regs[s] = reinterpret_cast<const uint4*>(plane + static_cast<size_t>(row) * dh)[spack(s)];
-      }
-    }
-  };
+  const int first = k_begin + warp * geo.rows;
+  if (split != 0 && first < k_end) {
+    load(kr, kc, first, k_end, pos);
+    load(vr, vc, first, k_end, pos);
+  }
   // The new position's key and value from shared memory (never read back from the cache).
   const auto patch = [&](int base) {
     if (!owner) return;
@@ -120,20 +131,26 @@ __global__ void __launch_bounds__(kThreads, 1) attention_decode_kernel(DecodeAtt
       }
     }
   };
-  if (first < k_end) {
-    load(kr, kc, first);
-    load(vr, vc, first);
-  }
-  double freq[kPairs];
+  // Warp 0 normalises and rotates the query head, warp 1 (owner only) the new key: their norm
+  // weights and the rotation are constants of the step, ready before the wait.
+  const bool rotates = warp == 0 || (warp == 1 && owner);
+  const bool is_q = warp == 0;
+  float w0[kPairs], w1[kPairs], cos_a[kPairs], sin_a[kPairs];
+  if (rotates) {
+    const float* w = is_q ? r.q_norm : r.k_norm;
 #pragma unroll
-  for (int k = 0; k < kPairs; ++k) {
-    const int i = lane + 32 * k;
-    freq[k] = i < half ? r.inv_freq[i] : 0.0;
+    for (int k = 0; k < kPairs; ++k) {
+      const int i = lane + 32 * k;
+      w0[k] = w1[k] = cos_a[k] = sin_a[k] = 0.0f;
+      if (i < half) {
+        w0[k] = w[i];
+        w1[k] = w[i + half];
+        rope_cos_sin(pos, r.inv_freq[i], &cos_a[k], &sin_a[k]);
+      }
+    }
   }
   pdl_wait();  // the new token's q, k and v come from the QKV product
 
-  // Warp 0 normalises and rotates the query head, warp 1 (owner only) the new key; the value is
-  // copied.
   if (owner) {
     for (int i = tid; i < dh; i += kThreads) {
       const E v = from_float<E>(r.v[g * dh + i]);
@@ -141,10 +158,8 @@ __global__ void __launch_bounds__(kThreads, 1) attention_decode_kernel(DecodeAtt
       if (writer) vc[pos * dh + i] = v;
     }
   }
-  if (warp == 0 || (warp == 1 && owner)) {
-    const bool is_q = warp == 0;
+  if (rotates) {
     const float* src = is_q ? r.q + head * dh : r.k + g * dh;
-    const float* w = is_q ? r.q_norm : r.k_norm;
     float x0[kPairs], x1[kPairs];
     float ss = 0.0f;
 #pragma unroll
@@ -160,10 +175,8 @@ __global__ void __launch_bounds__(kThreads, 1) attention_decode_kernel(DecodeAtt
     for (int k = 0; k < kPairs; ++k) {
       const int i = lane + 32 * k;
       if (i >= half) continue;
-      const float an = x0[k] * scale * w[i], bn = x1[k] * scale * w[i + half];
-      float c, sn;
-      rope_cos_sin(pos, freq[k], &c, &sn);
-      const float ra = an * c - bn * sn, rb = an * sn + bn * c;
+      const float an = x0[k] * scale * w0[k], bn = x1[k] * scale * w1[k];
+      const float ra = an * cos_a[k] - bn * sin_a[k], rb = an * sin_a[k] + bn * cos_a[k];
       if (is_q) {
         q_s[i] = ra * q_scale;
         q_s[i + half] = rb * q_scale;
@@ -205,7 +218,7 @@ __global__ void __launch_bounds__(kThreads, 1) attention_decode_kernel(DecodeAtt
         }
       }
     }
-    if (next < k_end) load(kr, kc, next);
+    if (next < k_end) load(kr, kc, next, k_end, pos);
     // Online softmax over the warp's rows of the step (row set t: slots t kPL ...).
     float mt = -INFINITY;
 #pragma unroll
@@ -237,11 +250,12 @@ __global__ void __launch_bounds__(kThreads, 1) attention_decode_kernel(DecodeAtt
       float vf[kN];
       unpack<E>(vr[s], vf);
       const float p = sc[s / kPL];
+      if (base + srow(s) >= k_end) continue;  // its value may be anything (see above)
 #pragma unroll
       for (int e = 0; e < kN; ++e) o[(s % kPL) * kN + e] = fmaf(p, vf[e], o[(s % kPL) * kN + e]);
     }
     if (next < k_end) {
-      load(vr, vc, next);
+      load(vr, vc, next, k_end, pos);
       patch(next);
     }
   }
