@@ -92,27 +92,27 @@ __device__ __forceinline__ void rope_cos_sin(int64_t pos, double inv_freq, float
   sincospif(static_cast<float>(r), s, c);
 }
 
-// Sum over the block (blockDim.x a multiple of 32, at most 1024); every thread gets the result.
-// `scratch` holds 32 floats; each call begins with a barrier, so calls may reuse it.
-__device__ __forceinline__ float block_sum(float x, float* scratch) {
+// A reduction over the block (blockDim.x a multiple of 32, at most 1024) with warp_reduce (a
+// warp's reduction) and `identity`; every thread gets the result. `scratch` holds 32 floats;
+// each call begins with a barrier, so calls may reuse it.
+template <typename WarpReduce>
+__device__ __forceinline__ float block_reduce(float x, float* scratch, float identity,
+                                              WarpReduce warp_reduce) {
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, n_warps = blockDim.x >> 5;
-  x = warp_sum(x);
+  x = warp_reduce(x);
   __syncthreads();
   if (lane == 0) scratch[warp] = x;
   __syncthreads();
-  x = lane < n_warps ? scratch[lane] : 0.0f;
-  return warp_sum(x);
+  x = lane < n_warps ? scratch[lane] : identity;
+  return warp_reduce(x);
 }
 
-// Maximum over the block, like block_sum.
+__device__ __forceinline__ float block_sum(float x, float* scratch) {
+  return block_reduce(x, scratch, 0.0f, [](float v) { return warp_sum(v); });
+}
+
 __device__ __forceinline__ float block_max(float x, float* scratch) {
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, n_warps = blockDim.x >> 5;
-  x = warp_max(x);
-  __syncthreads();
-  if (lane == 0) scratch[warp] = x;
-  __syncthreads();
-  x = lane < n_warps ? scratch[lane] : -INFINITY;
-  return warp_max(x);
+  return block_reduce(x, scratch, -INFINITY, [](float v) { return warp_max(v); });
 }
 
 // Calls f(E{}) for the CUDA type of a model dtype.
