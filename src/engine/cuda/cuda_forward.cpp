@@ -237,8 +237,8 @@ int64_t CudaBackend::prefill(const Weights& w, KVCache& cache, int64_t pos, int6
       // output projection; f32 (and the flash kernel) write f32 into ws.att.
       const void* att_in = ws.att;
       void* product_out = f32 ? static_cast<void*>(ws.att) : ws.xin;
-      const bool done = products_fit(Tc, p0);
-      if (done) {
+      const bool by_products = products_fit(Tc, p0);
+      if (by_products) {
         timer_->run("attention_products",
                     [&] { attention_by_products(cache, l, Tc, p0, product_out); });
         att_in = product_out;
@@ -261,7 +261,7 @@ int64_t CudaBackend::prefill(const Weights& w, KVCache& cache, int64_t pos, int6
           attention(E, a, stream_);
         });
       }
-      if (!done && !f32) {
+      if (!by_products && !f32) {
         timer_->run("convert", [&] { convert_f32(ws.att, Tc * qd, E, ws.xin, stream_); });
         att_in = ws.xin;
       }
