@@ -68,17 +68,19 @@ case " $STEPS " in *" kernels "*)
   echo "== per-kernel decode times (ncu, host-driven steps, kernels in isolation)"
   if command -v ncu > /dev/null; then
     for i in ${KERNEL_DTYPES:-0 1 2}; do
-      # Skip the warm-up generation's first steps; profile two whole steps (171 kernels each).
+      # Skip the warm-up generation's first steps; profile at least two whole steps (143 kernels
+      # each at 0.6B; kernel_table.py keeps the steps between argmax launches).
       HH_CUDA_DECODE=host HH_CUDA_BENCH_MODELS=$MODELS timeout 240 ncu --cache-control none \
         --clock-control none --launch-skip 3420 --launch-count 342 --csv --page raw \
         --metrics gpu__time_duration.sum,dram__bytes_read.sum \
         "$BIN/hh_bench" --benchmark_filter="Cuda0p6BDecode/$i/" > "$OUT/ncu_$i.csv" 2> "$OUT/ncu_$i.err"
       python3 "$ROOT/bench/cuda/kernel_table.py" "$OUT/ncu_$i.csv" || tail -5 "$OUT/ncu_$i.err"
     done
-    # Prefill of 512 tokens (about 370 kernels a generation): bf16 and f32.
+    # Prefill of 512 tokens (about 480 kernels a generation): bf16 and f32; 1100 launches hold
+    # one whole generation between two argmax launches.
     for i in 0 2; do
       HH_CUDA_BENCH_MODELS=$MODELS timeout 240 ncu --cache-control none --clock-control none \
-        --launch-skip 800 --launch-count 800 --csv --page raw \
+        --launch-skip 800 --launch-count 1100 --csv --page raw \
         --metrics gpu__time_duration.sum,dram__bytes_read.sum \
         "$BIN/hh_bench" --benchmark_filter="Cuda0p6BPrefill/$i/" > "$OUT/ncu_prefill_$i.csv" \
         2> "$OUT/ncu_prefill_$i.err"
@@ -92,7 +94,7 @@ esac
 
 case " $STEPS " in *" variants "*)
   echo "== decode tokens/s (graph) under each variant, defaults first and last"
-  for v in default:HH_NONE=1 ${VARIANTS:-} default:HH_NONE=1; do
+  for v in default: ${VARIANTS:-} default:; do
     name=${v%%:*}
     settings=${v#*:}
     # shellcheck disable=SC2046

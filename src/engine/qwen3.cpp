@@ -1,6 +1,17 @@
 #include "engine/qwen3.h"
 
+#include <cmath>
+
 namespace hh {
+
+std::vector<double> rope_inv_freq(float theta, int64_t dh) {
+  std::vector<double> f(static_cast<size_t>(dh / 2));
+  for (int64_t i = 0; i < dh / 2; ++i) {
+    f[static_cast<size_t>(i)] = std::pow(static_cast<double>(theta),
+                                         -2.0 * static_cast<double>(i) / static_cast<double>(dh));
+  }
+  return f;
+}
 
 namespace {
 

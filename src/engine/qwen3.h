@@ -5,6 +5,7 @@
 // dh, kvh key/value heads, f = ffn width, v = vocabulary; all activations are f32, row-major.
 #include <cstdint>
 #include <span>
+#include <vector>
 
 #include "engine/kv_cache.h"
 #include "model/weights.h"
@@ -50,6 +51,11 @@ class Qwen3Ops {
   // x (n) += y (n): the residual connection.
   virtual void add(float* x, const float* y, int64_t n) = 0;
 };
+
+// RoPE's inverse frequencies theta^(-2i/dh), i < dh/2, in double, as every backend rotates with
+// them: the angle pos * f is taken in double too (at positions in the tens of thousands an f32
+// product is already off in the fourth digit).
+std::vector<double> rope_inv_freq(float theta, int64_t dh);
 
 // Runs `tokens` at positions pos..pos+T-1, writing their keys and values into the cache, and
 // leaves the logits of the last n_out positions in `logits` (n_out, v); n_out = 0 is a prefill

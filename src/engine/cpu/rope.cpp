@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "engine/cpu/cpu_ops.h"
+#include "engine/qwen3.h"
 
 namespace hh::cpu {
 
@@ -23,15 +24,12 @@ void CpuOps::rope(float* x, int64_t T, int64_t heads, int64_t dh, int64_t pos, f
   ProfileScope scope(profiler_, cost::kRope);
   const int64_t half = dh / 2;
   if (pos != rope_pos_ || T != rope_T_ || dh != rope_dh_ || theta != rope_theta_) {
-    // Angles in double: at positions in the tens of thousands an f32 product pos * freq would
-    // already be off in the fourth digit.
     rope_cos_.resize(static_cast<size_t>(T * half));
     rope_sin_.resize(static_cast<size_t>(T * half));
+    const std::vector<double> freq = rope_inv_freq(theta, dh);
     for (int64_t i = 0; i < half; ++i) {
-      const double freq = std::pow(static_cast<double>(theta),
-                                   -2.0 * static_cast<double>(i) / static_cast<double>(dh));
       for (int64_t t = 0; t < T; ++t) {
-        const double angle = static_cast<double>(pos + t) * freq;
+        const double angle = static_cast<double>(pos + t) * freq[static_cast<size_t>(i)];
         rope_cos_[static_cast<size_t>(t * half + i)] = static_cast<float>(std::cos(angle));
         rope_sin_[static_cast<size_t>(t * half + i)] = static_cast<float>(std::sin(angle));
       }

@@ -26,17 +26,6 @@ int queries_tokens(int64_t T, int64_t group) {
   return static_cast<int>(std::min<int64_t>(T, std::max<int64_t>(1, kMaxQ / group)));
 }
 
-// One tile's step of the online softmax for query qi (lane 0 of the query's warp): the running
-// max moves from m_old to m_new, the running sum is rescaled by e^(m_old - m_new) and gains the
-// tile's `sum`, and the factor is kept for rescaling the output accumulator.
-__device__ inline void online_softmax_step(float* m_s, float* l_s, float* corr_s, int qi,
-                                           float m_old, float m_new, float sum) {
-  const float c = m_old == -INFINITY ? 0.0f : expf(m_old - m_new);
-  corr_s[qi] = c;
-  m_s[qi] = m_new;
-  l_s[qi] = l_s[qi] * c + sum;
-}
-
 // Grid (kvh, query-token blocks, splits). Query qi of the block is token qb * QT + qi / group,
 // head g * group + qi % group.
 template <typename E>
@@ -134,7 +123,12 @@ __global__ void __launch_bounds__(kThreads) attention_kernel(AttentionArgs a, in
         sum += p;
       }
       sum = warp_sum(sum);
-      if (lane == 0) online_softmax_step(m_s, l_s, corr_s, qi, m_old, m_new, sum);
+      if (lane == 0) {
+        const float c = m_old == -INFINITY ? 0.0f : expf(m_old - m_new);
+        corr_s[qi] = c;
+        m_s[qi] = m_new;
+        l_s[qi] = l_s[qi] * c + sum;
+      }
     }
     __syncthreads();
     // Values: thread owns dims tid, tid + kThreads; o = o * c + sum_j p_j V[j].
@@ -199,23 +193,38 @@ __global__ void __launch_bounds__(kThreads) attention_kernel(AttentionArgs a, in
 }
 
 // Grid (h T): row r = head T + t of scores (h, T, n); query t (at position p0 + t) sees keys
-// [0, p0 + t].
+// [0, p0 + t]. The row stays in registers, each exponential taken once.
+constexpr int kSoftmaxThreads = 128;
+constexpr int kSoftmaxPerThread = static_cast<int>(kCausalSoftmaxMaxKeys) / kSoftmaxThreads;
 template <typename E>
-__global__ void causal_softmax_kernel(const float* __restrict__ scores, int64_t T, int64_t n,
-                                      int64_t p0, E* __restrict__ probs) {
+__global__ void __launch_bounds__(kSoftmaxThreads)
+    causal_softmax_kernel(const float* __restrict__ scores, int64_t T, int64_t n, int64_t p0,
+                          E* __restrict__ probs) {
   __shared__ float scratch[32];
   const int64_t r = blockIdx.x;
   const int64_t visible = p0 + r % T + 1;
   const float* row = scores + r * n;
+  float e[kSoftmaxPerThread];
   float mx = -INFINITY;
-  for (int64_t i = threadIdx.x; i < visible; i += blockDim.x) mx = fmaxf(mx, row[i]);
+#pragma unroll
+  for (int j = 0; j < kSoftmaxPerThread; ++j) {
+    const int64_t i = threadIdx.x + j * kSoftmaxThreads;
+    e[j] = i < visible ? row[i] : -INFINITY;
+    mx = fmaxf(mx, e[j]);
+  }
   mx = block_max(mx, scratch);
   float sum = 0.0f;
-  for (int64_t i = threadIdx.x; i < visible; i += blockDim.x) sum += expf(row[i] - mx);
+#pragma unroll
+  for (int j = 0; j < kSoftmaxPerThread; ++j) {
+    e[j] = expf(e[j] - mx);  // 0 where masked
+    sum += e[j];
+  }
   const float inv = 1.0f / block_sum(sum, scratch);
   E* out = probs + r * n;
-  for (int64_t i = threadIdx.x; i < n; i += blockDim.x) {
-    out[i] = from_float<E>(i < visible ? expf(row[i] - mx) * inv : 0.0f);
+#pragma unroll
+  for (int j = 0; j < kSoftmaxPerThread; ++j) {
+    const int64_t i = threadIdx.x + j * kSoftmaxThreads;
+    if (i < n) out[i] = from_float<E>(e[j] * inv);
   }
 }
 
@@ -224,9 +233,13 @@ __global__ void causal_softmax_kernel(const float* __restrict__ scores, int64_t 
 void causal_softmax(ElemType type, const float* scores, int64_t h, int64_t T, int64_t n, int64_t p0,
                     void* probs, cudaStream_t stream) {
   if (h * T == 0) return;
+  if (n > kCausalSoftmaxMaxKeys) {
+    throw_usage("causal_softmax takes rows of up to " + std::to_string(kCausalSoftmaxMaxKeys) +
+                " keys, not " + std::to_string(n));
+  }
   visit_dtype(type, [&](auto tag) {
     using E = decltype(tag);
-    causal_softmax_kernel<E><<<static_cast<unsigned>(h * T), 128, 0, stream>>>(
+    causal_softmax_kernel<E><<<static_cast<unsigned>(h * T), kSoftmaxThreads, 0, stream>>>(
         scores, T, n, p0, static_cast<E*>(probs));
   });
   HH_CUDA_CHECK_LAUNCH();

@@ -74,6 +74,13 @@ class CudaBackend final : public Backend {
   void pick(bool sampling, bool advance, unsigned long long cond);
   // Last row of ws.x (prefill output) through the final norm and the output matrix.
   void last_logits(const Weights& w, int64_t row);
+  // The q/k norm + RoPE arguments of layer l: T tokens of q (rows of q_stride floats), k and v
+  // (rows of kv_stride) from position pos (*pos_dev when set), into the layer's cache planes.
+  QkvRope rope_args(const LayerWeights& lw, const KVCache& cache, int64_t l, float* q,
+                    const float* k, const float* v, int64_t q_stride, int64_t kv_stride, int64_t T,
+                    int64_t pos, const int64_t* pos_dev) const;
+  // Copies rope_inv_freq() of c's theta and head width to dst (device memory).
+  void upload_rope_frequencies(double* dst, const ModelConfig& c);
   // y (T, R) f32 = x (T, K) E times w (R, K)ᵀ (+ y when accumulate).
   void gemm(const Array& w, const void* x, int64_t T, float* y, bool accumulate);
   // Prefill attention of T tokens at positions p0... over layer l's cache as two batched matrix

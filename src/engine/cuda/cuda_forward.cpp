@@ -9,6 +9,7 @@
 #include "engine/cuda/cuda_backend.h"
 #include "engine/cuda/cuda_check.h"
 #include "engine/cuda/cuda_workspace.h"
+#include "engine/qwen3.h"
 
 namespace hh::cuda {
 
@@ -17,8 +18,9 @@ namespace {
 constexpr int64_t kPrefillChunk = 512;  // tokens per prefill pass (bounds the scratch)
 constexpr int64_t kLogitRows = 64;      // rows of logits computed and copied out at once
 // Prefill attention runs as matrix products (tensor cores in f16/bf16) while the cache holds at
-// most this many positions; the scores of a chunk take h * kPrefillChunk * this many floats.
-constexpr int64_t kProductAttentionKeys = 1024;
+// most as many positions as the softmax's rows take; the scores of a chunk take
+// h * kPrefillChunk * this many floats.
+constexpr int64_t kProductAttentionKeys = kCausalSoftmaxMaxKeys;
 
 cudaDataType cuda_type(ElemType type) {
   switch (type) {
@@ -54,6 +56,36 @@ CudaBackend::~CudaBackend() {
   if (stream_ != nullptr) cudaStreamDestroy(stream_);
 }
 
+QkvRope CudaBackend::rope_args(const LayerWeights& lw, const KVCache& cache, int64_t l, float* q,
+                               const float* k, const float* v, int64_t q_stride, int64_t kv_stride,
+                               int64_t T, int64_t pos, const int64_t* pos_dev) const {
+  const ModelConfig& c = ws_->c;
+  return QkvRope{q,
+                 k,
+                 v,
+                 q_stride,
+                 kv_stride,
+                 kv_stride,
+                 lw.attn_q_norm.data<float>(),
+                 lw.attn_k_norm.data<float>(),
+                 const_cast<void*>(layer_plane(cache.k, l)),
+                 const_cast<void*>(layer_plane(cache.v, l)),
+                 T,
+                 c.n_heads,
+                 c.n_kv_heads,
+                 c.head_dim,
+                 cache.context(),
+                 c.rms_eps,
+                 pos,
+                 pos_dev,
+                 ws_->inv_freq};
+}
+
+void CudaBackend::upload_rope_frequencies(double* dst, const ModelConfig& c) {
+  const std::vector<double> f = rope_inv_freq(c.rope_theta, c.head_dim);
+  copier_->to_device(dst, f.data(), f.size() * sizeof(double));
+}
+
 CudaBackend::Workspace& CudaBackend::workspace(const ModelConfig& c, int64_t cs,
                                                int64_t out_capacity) {
   const auto same = [&](const ModelConfig& a) {
@@ -62,12 +94,10 @@ CudaBackend::Workspace& CudaBackend::workspace(const ModelConfig& c, int64_t cs,
   };
   if (ws_ && same(ws_->c) && ws_->cs == cs && ws_->dtype == dtype() &&
       ws_->out_capacity >= out_capacity) {
-    const bool new_theta = ws_->c.rope_theta != c.rope_theta;
-    ws_->c = c;  // norms' eps and rope theta may differ; they are kernel arguments
-    if (new_theta) {
-      const std::vector<double> f = rope_inv_freq(c.rope_theta, c.head_dim);
-      copier_->to_device(ws_->inv_freq, f.data(), f.size() * sizeof(double));
-    }
+    // The norms' eps is a kernel argument; the RoPE frequencies live in device memory (the decode
+    // graph reads them there, so a new theta needs no new graph).
+    if (ws_->c.rope_theta != c.rope_theta) upload_rope_frequencies(ws_->inv_freq, c);
+    ws_->c = c;
     return *ws_;
   }
   const uint64_t generation = next_generation();
@@ -106,11 +136,8 @@ CudaBackend::Workspace& CudaBackend::workspace(const ModelConfig& c, int64_t cs,
   }
   ws->partial = ws->take<float>(partial, "attention partials");
   ws->counters = ws->take<unsigned>(counters, "attention counters");
-  {
-    const std::vector<double> f = rope_inv_freq(c.rope_theta, c.head_dim);
-    ws->inv_freq = ws->take<double>(f.size(), "RoPE frequencies");
-    copier_->to_device(ws->inv_freq, f.data(), f.size() * sizeof(double));
-  }
+  ws->inv_freq = ws->take<double>(n(c.head_dim / 2), "RoPE frequencies");
+  upload_rope_frequencies(ws->inv_freq, c);
   ws->state = ws->take<DecodeState>(1, "decode state");
   ws->out = ws->take<int64_t>(n(ws->out_capacity), "generated tokens");
   ws->pick_scratch_bytes = std::max(argmax_scratch_bytes(v), sample_scratch_bytes(v));
@@ -211,26 +238,7 @@ int64_t CudaBackend::prefill(const Weights& w, KVCache& cache, int64_t pos, int6
         gemm(lw.attn_v, ws.xin, Tc, ws.v, false);
       });
       timer_->run("qk_norm_rope", [&] {
-        QkvRope p{ws.q,
-                  ws.k,
-                  ws.v,
-                  qd,
-                  kvd,
-                  kvd,
-                  lw.attn_q_norm.data<float>(),
-                  lw.attn_k_norm.data<float>(),
-                  const_cast<void*>(layer_plane(cache.k, l)),
-                  const_cast<void*>(layer_plane(cache.v, l)),
-                  Tc,
-                  h,
-                  kvh,
-                  dh,
-                  cache.context(),
-                  c.rms_eps,
-                  c.rope_theta,
-                  p0,
-                  nullptr,
-                  ws.inv_freq};
+        const QkvRope p = rope_args(lw, cache, l, ws.q, ws.k, ws.v, qd, kvd, Tc, p0, nullptr);
         qk_norm_rope_store(E, p, stream_);
       });
       // f16/bf16: the products write the attention output in the model's dtype, ready for the
@@ -338,30 +346,9 @@ void CudaBackend::decode_body(const Weights& w, KVCache& cache) {
     });
     // The query and key norms, RoPE and the cache update run inside the attention kernel.
     timer_->run("attention", [&] {
-      DecodeAttentionArgs a{{ws.qkv,
-                             ws.qkv + qd,
-                             ws.qkv + qd + kvd,
-                             0,
-                             0,
-                             0,
-                             lw.attn_q_norm.data<float>(),
-                             lw.attn_k_norm.data<float>(),
-                             const_cast<void*>(layer_plane(cache.k, l)),
-                             const_cast<void*>(layer_plane(cache.v, l)),
-                             1,
-                             h,
-                             kvh,
-                             dh,
-                             cache.context(),
-                             c.rms_eps,
-                             c.rope_theta,
-                             0,
-                             pos,
-                             ws.inv_freq},
-                            ws.att,
-                            ws.decode_splits,
-                            ws.partial,
-                            ws.counters};
+      DecodeAttentionArgs a{
+          rope_args(lw, cache, l, ws.qkv, ws.qkv + qd, ws.qkv + qd + kvd, 0, 0, 1, 0, pos), ws.att,
+          ws.decode_splits, ws.partial, ws.counters};
       attention_decode(E, a, stream_);
     });
     timer_->run("matvec_attn_output", [&] {
@@ -432,11 +419,10 @@ void CudaBackend::decode_loop(const Weights& w, KVCache& cache, bool sampling) {
         key.push_back(a->raw());
       }
     }
-    // The norm epsilon and rope theta are baked into the graph's kernel arguments.
-    float scalars[2] = {w.config.rms_eps, w.config.rope_theta};
-    uint64_t bits = 0;
-    std::memcpy(&bits, scalars, sizeof(bits));
-    key.push_back(reinterpret_cast<const void*>(bits));
+    // The norm epsilon is baked into the graph's kernel arguments.
+    uint32_t eps_bits = 0;
+    std::memcpy(&eps_bits, &w.config.rms_eps, sizeof(eps_bits));
+    key.push_back(reinterpret_cast<const void*>(uintptr_t{eps_bits}));
     if (!graphs_) graphs_ = std::make_unique<GraphCache>();
     GraphCache::Entry& e = graphs_->entries[sampling ? 1 : 0];
     if (e.exec == nullptr || e.key != key) {

@@ -8,7 +8,6 @@
 #include <cuda_runtime.h>
 
 #include <cstdint>
-#include <vector>
 
 #include "values/elem_type.h"
 
@@ -60,14 +59,11 @@ struct QkvRope {
   void* k_cache;                         // (kvh, cs, dh) E
   void* v_cache;                         // (kvh, cs, dh) E
   int64_t T, h, kvh, dh, cs;
-  float eps, theta;
+  float eps;
   int64_t pos;
   const int64_t* pos_dev;
-  const double* inv_freq;  // (dh/2) theta^(-2i/dh) in device memory: rope_inv_freq()
+  const double* inv_freq;  // (dh/2) device copy of rope_inv_freq() (engine/qwen3.h)
 };
-// RoPE's inverse frequencies theta^(-2i/dh), i < dh/2, computed in double as on the CPU: what
-// QkvRope::inv_freq holds (computed once per model, not per element in the kernels).
-std::vector<double> rope_inv_freq(float theta, int64_t dh);
 void qk_norm_rope_store(ElemType type, const QkvRope& p, cudaStream_t stream);
 
 // ---- elementwise.cu ----
@@ -150,7 +146,8 @@ void check_attention_shape(int64_t h, int64_t kvh, int64_t dh);
 void attention(ElemType type, const AttentionArgs& args, cudaStream_t stream);
 // Prefill attention through matrix products (CudaBackend::attention_by_products) needs the
 // causal softmax of the score rows: scores (h, T, n) f32, query t (at position p0 + t) sees keys
-// [0, p0 + t]; probs (h, T, n) E, zero where masked.
+// [0, p0 + t]; probs (h, T, n) E, zero where masked. Rows of at most kCausalSoftmaxMaxKeys.
+inline constexpr int64_t kCausalSoftmaxMaxKeys = 1024;
 void causal_softmax(ElemType type, const float* scores, int64_t h, int64_t T, int64_t n, int64_t p0,
                     void* probs, cudaStream_t stream);
 

@@ -16,7 +16,8 @@
 
 namespace hh::cuda {
 
-// Whether chained launches are on for the current device (cached per process).
+// Whether chained launches are on for the current device (compute capability 9.0 or later and
+// HH_CUDA_PDL not 0).
 bool chained_launch_enabled();
 
 __device__ __forceinline__ void pdl_wait() {

@@ -1,8 +1,5 @@
 // RMSNorm of rows, and Qwen3's per-head query/key RMSNorm fused with RoPE and the KV-cache
 // update (one pass over the new q, k and v instead of four).
-#include <cmath>
-#include <vector>
-
 #include "engine/cuda/cuda_check.h"
 #include "engine/cuda/device_types.cuh"
 #include "engine/cuda/kernels.h"
@@ -76,15 +73,6 @@ void rms_norm(const float* x, const float* weight, float eps, int64_t rows, int6
                                                                           static_cast<Out*>(out));
   });
   HH_CUDA_CHECK_LAUNCH();
-}
-
-std::vector<double> rope_inv_freq(float theta, int64_t dh) {
-  std::vector<double> f(static_cast<size_t>(dh / 2));
-  for (int64_t i = 0; i < dh / 2; ++i) {
-    f[static_cast<size_t>(i)] = std::pow(static_cast<double>(theta),
-                                         -2.0 * static_cast<double>(i) / static_cast<double>(dh));
-  }
-  return f;
 }
 
 void qk_norm_rope_store(ElemType type, const QkvRope& p, cudaStream_t stream) {

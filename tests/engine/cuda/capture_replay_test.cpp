@@ -4,10 +4,8 @@
 // give the same tokens in f32 as the capturing server's own call. Skipped where no GPU is present.
 #ifdef HH_HAVE_CUDA
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include <cstring>
-#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -19,8 +17,6 @@
 
 namespace hh {
 namespace {
-
-namespace fs = std::filesystem;
 
 void run(server::Server& s, const std::string& line) {
   std::string out;
@@ -36,10 +32,7 @@ class CudaCaptureReplay : public ::testing::Test {
  protected:
   void SetUp() override {
     HH_SKIP_WITHOUT_GPU();
-    std::string pattern = (fs::temp_directory_path() / "hh_capture_XXXXXX").string();
-    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
-    model_ = (dir_ / "m.gguf").string();
+    model_ = dir_.file("m.gguf");
     testing::write_tiny_model(model_, ElemType::F32, /*tied=*/false);
     EngineOptions options;
     options.dtype = ElemType::F32;
@@ -47,10 +40,6 @@ class CudaCaptureReplay : public ::testing::Test {
     cpu_backend_ = std::make_unique<CpuBackend>(options);
     gpu_backend_ = std::make_unique<cuda::CudaBackend>(options);
   }
-  void TearDown() override {
-    if (!dir_.empty()) fs::remove_all(dir_);
-  }
-
   // Loads the model, runs a first turn (prompt of 5 tokens, 4 new) into a fresh cache, and stores
   // the inputs of the second turn's `gen` to `file`; returns the tokens that call then gives.
   std::vector<int64_t> capture(server::Server& s, const std::string& file) {
@@ -90,7 +79,7 @@ class CudaCaptureReplay : public ::testing::Test {
     return tokens_of(s, "toks");
   }
 
-  fs::path dir_;
+  testing::TempDir dir_;
   std::string model_;
   std::unique_ptr<CpuBackend> cpu_backend_;
   std::unique_ptr<cuda::CudaBackend> gpu_backend_;
@@ -98,7 +87,7 @@ class CudaCaptureReplay : public ::testing::Test {
 
 TEST_F(CudaCaptureReplay, GpuCaptureReplaysOnTheCpu) {
   server::Server gpu(*gpu_backend_), cpu(*cpu_backend_);
-  const std::string file = (dir_ / "gpu.in").string();
+  const std::string file = dir_.file("gpu.in");
   const std::vector<int64_t> want = capture(gpu, file);
   ASSERT_EQ(want.size(), 8u);
   EXPECT_EQ(replay(cpu, file), want);
@@ -108,7 +97,7 @@ TEST_F(CudaCaptureReplay, GpuCaptureReplaysOnTheCpu) {
 
 TEST_F(CudaCaptureReplay, CpuCaptureReplaysOnTheGpu) {
   server::Server gpu(*gpu_backend_), cpu(*cpu_backend_);
-  const std::string file = (dir_ / "cpu.in").string();
+  const std::string file = dir_.file("cpu.in");
   const std::vector<int64_t> want = capture(cpu, file);
   ASSERT_EQ(want.size(), 8u);
   EXPECT_EQ(replay(gpu, file), want);

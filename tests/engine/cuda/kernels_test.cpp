@@ -10,7 +10,9 @@
 
 #include "engine/cuda/cuda_test_util.h"
 #include "engine/cuda/kernels.h"
+#include "engine/qwen3.h"
 #include "engine/sampler.h"
+#include "util/error.h"
 #include "util/half.h"
 
 namespace hh {
@@ -146,7 +148,7 @@ TEST_P(CudaKernels, QkNormRopeStoresIntoTheCache) {
       const size_t plane = kvh * cs * dh * elem_size(dtype());
       DeviceBuffer<uint8_t> kc(plane, 0), vc(plane, 0);
       DeviceBuffer<int64_t> dpos(std::vector<int64_t>{pos});
-      DeviceBuffer<double> dfreq(cuda::rope_inv_freq(static_cast<float>(theta), dh));
+      DeviceBuffer<double> dfreq(rope_inv_freq(static_cast<float>(theta), dh));
       cuda::QkvRope p{dq.get(),
                       dk.get(),
                       dv.get(),
@@ -163,7 +165,6 @@ TEST_P(CudaKernels, QkNormRopeStoresIntoTheCache) {
                       dh,
                       cs,
                       1e-6f,
-                      static_cast<float>(theta),
                       device_pos ? 0 : pos,
                       device_pos ? dpos.get() : nullptr,
                       dfreq.get()};
@@ -354,6 +355,10 @@ TEST_P(CudaKernels, CausalSoftmaxMatchesReference) {
           << "row " << r << " key " << i;
     }
   }
+  // Rows longer than the kernel holds are refused before anything runs.
+  EXPECT_THROW(cuda::causal_softmax(dtype(), ds.get(), 1, 1, cuda::kCausalSoftmaxMaxKeys + 1,
+                                    cuda::kCausalSoftmaxMaxKeys, dp.get(), nullptr),
+               UsageError);
 }
 
 // The fused decode kernel against the two it replaces (each checked against the CPU above): the
@@ -390,10 +395,10 @@ TEST_P(CudaKernels, DecodeAttentionEqualsNormRopeThenAttention) {
     DeviceBuffer<unsigned> counters(
         std::max(cuda::attention_counters(1, c.h, c.kvh), cuda::attention_decode_counters(c.h)),
         0u);
-    DeviceBuffer<double> dfreq(cuda::rope_inv_freq(1e6f, c.dh));
-    cuda::QkvRope p{dq.get(),  dk.get(),  dv.get(),  0, 0,          0,          dqn.get(),
-                    dkn.get(), kc2.get(), vc2.get(), 1, c.h,        c.kvh,      c.dh,
-                    c.cs,      1e-6f,     1e6f,      0, dpos.get(), dfreq.get()};
+    DeviceBuffer<double> dfreq(rope_inv_freq(1e6f, c.dh));
+    cuda::QkvRope p{dq.get(),  dk.get(),  dv.get(),  0,          0,          0,     dqn.get(),
+                    dkn.get(), kc2.get(), vc2.get(), 1,          c.h,        c.kvh, c.dh,
+                    c.cs,      1e-6f,     0,         dpos.get(), dfreq.get()};
     for (int run = 0; run < 2; ++run) {  // the second run checks the counters were reset
       cuda::attention_decode(dtype(), {p, out2.get(), c.splits, partial.get(), counters.get()},
                              nullptr);
