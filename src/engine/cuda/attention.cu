@@ -199,7 +199,7 @@ constexpr int kSoftmaxPerThread = static_cast<int>(kCausalSoftmaxMaxKeys) / kSof
 template <typename E>
 __global__ void __launch_bounds__(kSoftmaxThreads)
     causal_softmax_kernel(const float* __restrict__ scores, int64_t T, int64_t n, int64_t p0,
-                          E* __restrict__ probs) {
+                          void* __restrict__ probs) {
   __shared__ float scratch[32];
   const int64_t r = blockIdx.x;
   const int64_t visible = p0 + r % T + 1;
@@ -220,29 +220,42 @@ __global__ void __launch_bounds__(kSoftmaxThreads)
     sum += e[j];
   }
   const float inv = 1.0f / block_sum(sum, scratch);
-  E* out = probs + r * n;
 #pragma unroll
   for (int j = 0; j < kSoftmaxPerThread; ++j) {
     const int64_t i = threadIdx.x + j * kSoftmaxThreads;
-    if (i < n) out[i] = from_float<E>(e[j] * inv);
+    if (i < n) store_row_value<E>(probs, r, n, i, e[j] * inv);
   }
+}
+
+}  // namespace
+
+namespace {
+
+template <typename Out>
+void launch_causal_softmax(const float* scores, int64_t h, int64_t T, int64_t n, int64_t p0,
+                           void* probs, cudaStream_t stream) {
+  if (h * T == 0) return;
+  if (n > kCausalSoftmaxMaxKeys) {
+    throw_usage("causal_softmax takes rows of up to " + std::to_string(kCausalSoftmaxMaxKeys) +
+                " keys, not " + std::to_string(n));
+  }
+  causal_softmax_kernel<Out>
+      <<<static_cast<unsigned>(h * T), kSoftmaxThreads, 0, stream>>>(scores, T, n, p0, probs);
+  HH_CUDA_CHECK_LAUNCH();
 }
 
 }  // namespace
 
 void causal_softmax(ElemType type, const float* scores, int64_t h, int64_t T, int64_t n, int64_t p0,
                     void* probs, cudaStream_t stream) {
-  if (h * T == 0) return;
-  if (n > kCausalSoftmaxMaxKeys) {
-    throw_usage("causal_softmax takes rows of up to " + std::to_string(kCausalSoftmaxMaxKeys) +
-                " keys, not " + std::to_string(n));
-  }
   visit_dtype(type, [&](auto tag) {
-    using E = decltype(tag);
-    causal_softmax_kernel<E><<<static_cast<unsigned>(h * T), kSoftmaxThreads, 0, stream>>>(
-        scores, T, n, p0, static_cast<E*>(probs));
+    launch_causal_softmax<decltype(tag)>(scores, h, T, n, p0, probs, stream);
   });
-  HH_CUDA_CHECK_LAUNCH();
+}
+
+void causal_softmax(SplitBf16Rows, const float* scores, int64_t h, int64_t T, int64_t n, int64_t p0,
+                    void* probs, cudaStream_t stream) {
+  launch_causal_softmax<SplitBf16Rows>(scores, h, T, n, p0, probs, stream);
 }
 
 void check_attention_shape(int64_t h, int64_t kvh, int64_t dh) {

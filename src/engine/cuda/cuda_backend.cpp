@@ -54,7 +54,8 @@ CudaBackend::CudaBackend(const EngineOptions& options) : options_(options) {
   HH_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
   HH_CUBLAS_CHECK(cublasCreate(&cublas_));
   HH_CUBLAS_CHECK(cublasSetStream(cublas_, stream_));
-  // f32 products stay f32 (no TF32): f32 logits must match the CPU within 1e-4.
+  // No TF32: f32 products run as split bf16 products or plain f32 ones, so that f32 logits match
+  // the CPU within 1e-4.
   HH_CUBLAS_CHECK(cublasSetMathMode(cublas_, CUBLAS_DEFAULT_MATH));
   copier_ = std::make_unique<Copier>(stream_, options_.profiler);
   timer_ = std::make_unique<KernelTimer>(stream_, options_.profiler);
@@ -72,6 +73,7 @@ std::shared_ptr<Weights> CudaBackend::load(const std::string& path) {
 }
 
 std::shared_ptr<Weights> CudaBackend::adopt(Weights weights) {
+  drop_stale_split_weights();
   if (weights.dtype != dtype()) {
     fail_usage("weights are {} but this server's dtype is {}", elem_name(weights.dtype),
                elem_name(dtype()));
@@ -103,6 +105,7 @@ std::shared_ptr<KVCache> CudaBackend::init_cache(int64_t b, int64_t kvh, int64_t
   }
   const Shape shape{b, kvh, cs, dh};
   shape_count(shape);  // throws on overflow
+  drop_stale_split_weights();
   const std::string what = fmt::format("the KV cache ({}x{}x{}x{} {}, keys and values each)", b,
                                        kvh, cs, dh, elem_name(dtype()));
   KVCache cache{device_array(dtype(), shape, what), device_array(dtype(), shape, what)};
@@ -115,6 +118,7 @@ std::shared_ptr<KVCache> CudaBackend::adopt(KVCache cache) {
     fail_usage("cache is {} but this server's dtype is {}", elem_name(cache.dtype()),
                elem_name(dtype()));
   }
+  drop_stale_split_weights();
   cache.k = copier_->upload(cache.k, "the KV cache keys");
   cache.v = copier_->upload(cache.v, "the KV cache values");
   return std::make_shared<KVCache>(std::move(cache));

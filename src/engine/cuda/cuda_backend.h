@@ -1,6 +1,7 @@
 #pragma once
 // The CUDA backend: weights and KV caches in GPU memory, prefill through cuBLAS matrix products
-// (tensor cores for f16/bf16, plain f32 SGEMM for f32 so that logits match the CPU), and a
+// (tensor cores: f16/bf16 directly, f32 as three bf16 products of split operands so that logits
+// match the CPU, plain f32 SGEMM where the split weights do not fit), and a
 // decode loop that never returns to the host: one CUDA graph per shape holds a conditional
 // while node whose body is one decode step (its last kernel picks the next token, writes it to
 // the device-side state and clears the loop condition on eos, the token limit or a full cache).
@@ -54,6 +55,7 @@ class CudaBackend final : public Backend {
   // Device scratch for one model shape and cache context; regrown, never shrunk.
   struct Workspace;
   struct GraphCache;
+  struct SplitWeights;
 
   // hh::check_call (engine/generation.h), then that the weights and cache are in GPU memory.
   void check_call(const Weights& w, const KVCache& cache, int64_t xsat,
@@ -83,6 +85,17 @@ class CudaBackend final : public Backend {
   void upload_rope_frequencies(double* dst, const ModelConfig& c);
   // y (T, R) f32 = x (T, K) E times w (R, K)ᵀ (+ y when accumulate).
   void gemm(const Array& w, const void* x, int64_t T, float* y, bool accumulate);
+  // The same for f32 at f32 accuracy on bf16 tensor cores (split_bf16.cu): w2 (R, 2K) bf16
+  // split as lo | hi, x2 (T, 2K) bf16 split as hi | lo; y rows `ldy` floats apart.
+  void gemm_split(const void* w2, int64_t R, int64_t K, const void* x2, int64_t T, float* y,
+                  int64_t ldy, bool accumulate);
+  // f32 prefill's projection weights split into bf16 halves, made at the first f32 prefill of
+  // these weights when the GPU has room for them (as many bytes as the f32 projections, leaving a
+  // quarter of its memory free); null otherwise (plain f32 products then).
+  const SplitWeights* split_weights(const Weights& w);
+  // Frees the split weights once the weights they were made from are gone (before other
+  // allocations, which may need the room).
+  void drop_stale_split_weights();
   // Prefill attention of T tokens at positions p0... over layer l's cache as two batched matrix
   // products around a causal softmax (tensor cores in f16/bf16): ws.q (T, h, dh) f32, normalised
   // and rotated; out (T, h, dh) in the model's dtype, the next product's input. products_fit():
@@ -90,6 +103,11 @@ class CudaBackend final : public Backend {
   // scores, allocated at the first use; the flash kernel serves otherwise).
   bool products_fit(int64_t T, int64_t p0);
   void attention_by_products(const KVCache& cache, int64_t l, int64_t T, int64_t p0, void* out);
+  // Its f32 form: each product as three bf16 products of split operands (split_bf16.cu), over
+  // one layer's key and value planes (kvh, cs, dh) and the queries' halves in ws.q2
+  // (qk_norm_rope_store's q_split); out (T, h, dh) f32.
+  void attention_by_split_products(const void* k_plane, const void* v_plane, int64_t cs, int64_t T,
+                                   int64_t n, int64_t p0, void* out);
   // Runs the decode loop until the state says done; graph or host driven.
   void decode_loop(const Weights& w, KVCache& cache, bool sampling);
 
@@ -104,6 +122,7 @@ class CudaBackend final : public Backend {
   DecodeMode decode_mode_ = DecodeMode::Graph;
   std::unique_ptr<Workspace> ws_;
   std::unique_ptr<GraphCache> graphs_;
+  std::unique_ptr<SplitWeights> split_;
 };
 
 }  // namespace hh::cuda

@@ -1,6 +1,6 @@
-// The CUDA backend's forward pass (Qwen3, DESIGN.md): prefill through cuBLAS matrix products in
-// chunks of tokens, decode through fused matrix-vector kernels, and the decode loop as a CUDA
-// graph whose while node replays one step until the device-side state says stop.
+// The CUDA backend's forward pass (Qwen3, DESIGN.md): the workspace, decode through fused
+// matrix-vector kernels, and the decode loop as a CUDA graph whose while node replays one step
+// until the device-side state says stop. Prefill is in cuda_prefill.cpp.
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -15,24 +15,6 @@ namespace hh::cuda {
 
 namespace {
 
-constexpr int64_t kPrefillChunk = 512;  // tokens per prefill pass (bounds the scratch)
-constexpr int64_t kLogitRows = 64;      // rows of logits computed and copied out at once
-// Prefill attention runs as matrix products (tensor cores in f16/bf16) while the cache holds at
-// most as many positions as the softmax's rows take; the scores of a chunk take
-// h * kPrefillChunk * this many floats.
-constexpr int64_t kProductAttentionKeys = kCausalSoftmaxMaxKeys;
-
-cudaDataType cuda_type(ElemType type) {
-  switch (type) {
-    case ElemType::F16:
-      return CUDA_R_16F;
-    case ElemType::BF16:
-      return CUDA_R_16BF;
-    default:
-      return CUDA_R_32F;
-  }
-}
-
 // Workspace generations: unique over the process, so a graph keyed on one never matches a
 // later workspace whose buffers happen to be at other addresses.
 uint64_t next_generation() {
@@ -40,14 +22,10 @@ uint64_t next_generation() {
   return ++counter;
 }
 
-const void* layer_plane(const Array& cache, int64_t layer) {
-  return cache.raw() + static_cast<size_t>(layer * cache.dim(1) * cache.dim(2) * cache.dim(3)) *
-                           elem_size(cache.type());
-}
-
 }  // namespace
 
 CudaBackend::~CudaBackend() {
+  split_.reset();
   graphs_.reset();
   ws_.reset();
   timer_.reset();
@@ -123,6 +101,10 @@ CudaBackend::Workspace& CudaBackend::workspace(const ModelConfig& c, int64_t cs,
   ws->v = ws->take<float>(n(ch * kvd), "values");
   ws->gate = ws->take<float>(n(ch * f), "FFN gate");
   ws->up = ws->take<float>(n(ch * f), "FFN up");
+  if (dtype() == ElemType::F32) {
+    ws->xsplit = ws->take<uint16_t>(n(2 * ch * std::max({d, qd, f})), "split product input");
+    ws->fused = ws->take<float>(n(ch * std::max(qd + 2 * kvd, 2 * f)), "fused product output");
+  }
   ws->decode_splits = attention_decode_splits(c.n_heads, cs, sm_count_);
   size_t partial = attention_decode_scratch_floats(c.n_heads, c.head_dim, ws->decode_splits);
   size_t counters = attention_decode_counters(c.n_heads);
@@ -144,159 +126,6 @@ CudaBackend::Workspace& CudaBackend::workspace(const ModelConfig& c, int64_t cs,
   ws->pick_scratch = ws->take<std::byte>(ws->pick_scratch_bytes, "sampling scratch");
   ws_ = std::move(ws);
   return *ws_;
-}
-
-void CudaBackend::gemm(const Array& w, const void* x, int64_t T, float* y, bool accumulate) {
-  const float alpha = 1.0f, beta = accumulate ? 1.0f : 0.0f;
-  const auto R = static_cast<int>(w.dim(0)), K = static_cast<int>(w.dim(1));
-  const cudaDataType type = cuda_type(w.type());
-  // Column-major view: yᵀ (R, T) = w (K, R)ᵀ · xᵀ (K, T).
-  HH_CUBLAS_CHECK(cublasGemmEx(cublas_, CUBLAS_OP_T, CUBLAS_OP_N, R, static_cast<int>(T), K, &alpha,
-                               w.raw(), type, K, x, type, K, &beta, y, CUDA_R_32F, R,
-                               CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
-}
-
-bool CudaBackend::products_fit(int64_t T, int64_t p0) {
-  Workspace& ws = *ws_;
-  if (T < 2 || p0 + T > kProductAttentionKeys) return false;
-  if (!ws.scores_tried) {
-    ws.scores_tried = true;
-    const size_t cells = static_cast<size_t>(ws.c.n_heads * kPrefillChunk * kProductAttentionKeys);
-    try {
-      ws.scores_storage =
-          allocate_device(cells * (sizeof(float) + elem_size(dtype())), "attention scores");
-      ws.scores = reinterpret_cast<float*>(ws.scores_storage->data());
-      ws.probs = ws.scores + cells;
-    } catch (const UsageError&) {
-      return false;  // no room: the flash kernel needs none
-    }
-  }
-  return ws.scores != nullptr;
-}
-
-void CudaBackend::attention_by_products(const KVCache& cache, int64_t l, int64_t T, int64_t p0,
-                                        void* out) {
-  Workspace& ws = *ws_;
-  const int64_t n = p0 + T;  // keys
-  const ModelConfig& c = ws.c;
-  const int64_t h = c.n_heads, kvh = c.n_kv_heads, dh = c.head_dim, group = h / kvh;
-  const ElemType E = dtype();
-  const size_t es = elem_size(E);
-  const cudaDataType type = cuda_type(E);
-  const int64_t cs = cache.context();
-  const auto* k = static_cast<const std::byte*>(layer_plane(cache.k, l));
-  const auto* v = static_cast<const std::byte*>(layer_plane(cache.v, l));
-  const std::byte* q = reinterpret_cast<const std::byte*>(ws.q);
-  if (E != ElemType::F32) {
-    convert_f32(ws.q, T * h * dh, E, ws.xin, stream_);  // ws.xin is free until the output
-    q = static_cast<const std::byte*>(ws.xin);
-  }
-  const auto I = [](int64_t x) { return static_cast<int>(x); };
-  const float scale = 1.0f / std::sqrt(static_cast<float>(dh)), one = 1.0f, zero = 0.0f;
-  // Query head j = g group + jj reads kv head g: one batched product over g per jj. Column-major
-  // views: S_jᵀ (n, T) = K_g (dh, n)ᵀ · Q_j (dh, T); O_j (dh, T) = V_g (dh, n) · P_jᵀ (n, T).
-  for (int64_t jj = 0; jj < group; ++jj) {
-    HH_CUBLAS_CHECK(cublasGemmStridedBatchedEx(
-        cublas_, CUBLAS_OP_T, CUBLAS_OP_N, I(n), I(T), I(dh), &scale, k, type, I(dh), cs * dh,
-        q + jj * dh * es, type, I(h * dh), group * dh, &zero, ws.scores + jj * T * n, CUDA_R_32F,
-        I(n), group * T * n, I(kvh), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
-  }
-  causal_softmax(E, ws.scores, h, T, n, p0, ws.probs, stream_);
-  const std::byte* p = static_cast<const std::byte*>(ws.probs);
-  const size_t out_es = E == ElemType::F32 ? sizeof(float) : es;
-  for (int64_t jj = 0; jj < group; ++jj) {
-    HH_CUBLAS_CHECK(cublasGemmStridedBatchedEx(
-        cublas_, CUBLAS_OP_N, CUBLAS_OP_N, I(dh), I(T), I(n), &one, v, type, I(dh), cs * dh,
-        p + jj * T * n * es, type, I(n), group * T * n, &zero,
-        static_cast<std::byte*>(out) + jj * dh * out_es, type, I(h * dh), group * dh, I(kvh),
-        CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
-  }
-}
-
-int64_t CudaBackend::prefill(const Weights& w, KVCache& cache, int64_t pos, int64_t T,
-                             float* logits_host) {
-  Workspace& ws = *ws_;
-  const ModelConfig& c = w.config;
-  const ElemType E = dtype();
-  const int64_t d = c.dim, h = c.n_heads, kvh = c.n_kv_heads, dh = c.head_dim, qd = h * dh,
-                kvd = kvh * dh, f = c.ffn_dim, v = c.vocab_size;
-  const bool f32 = E == ElemType::F32;
-  int64_t last_row = 0;
-  for (int64_t c0 = 0; c0 < T; c0 += kPrefillChunk) {
-    const int64_t Tc = std::min(kPrefillChunk, T - c0), p0 = pos + c0;
-    timer_->run("embed",
-                [&] { embed(E, w.token_embd.raw(), ws.tokens + c0, Tc, d, ws.x, stream_); });
-    const int splits = attention_splits(Tc, h, kvh, cache.context(), sm_count_);
-    for (int64_t l = 0; l < c.n_layers; ++l) {
-      const LayerWeights& lw = w.layers[static_cast<size_t>(l)];
-      timer_->run("rms_norm", [&] {
-        rms_norm(ws.x, lw.attn_norm.data<float>(), c.rms_eps, Tc, d, E, ws.xin, stream_);
-      });
-      timer_->run("gemm_qkv", [&] {
-        gemm(lw.attn_q, ws.xin, Tc, ws.q, false);
-        gemm(lw.attn_k, ws.xin, Tc, ws.k, false);
-        gemm(lw.attn_v, ws.xin, Tc, ws.v, false);
-      });
-      timer_->run("qk_norm_rope", [&] {
-        const QkvRope p = rope_args(lw, cache, l, ws.q, ws.k, ws.v, qd, kvd, Tc, p0, nullptr);
-        qk_norm_rope_store(E, p, stream_);
-      });
-      // f16/bf16: the products write the attention output in the model's dtype, ready for the
-      // output projection; f32 (and the flash kernel) write f32 into ws.att.
-      const void* att_in = ws.att;
-      void* product_out = f32 ? static_cast<void*>(ws.att) : ws.xin;
-      const bool by_products = products_fit(Tc, p0);
-      if (by_products) {
-        timer_->run("attention_products",
-                    [&] { attention_by_products(cache, l, Tc, p0, product_out); });
-        att_in = product_out;
-      } else {
-        timer_->run("attention", [&] {
-          AttentionArgs a{ws.q,
-                          layer_plane(cache.k, l),
-                          layer_plane(cache.v, l),
-                          ws.att,
-                          Tc,
-                          h,
-                          kvh,
-                          dh,
-                          cache.context(),
-                          p0,
-                          nullptr,
-                          splits,
-                          ws.partial,
-                          ws.counters};
-          attention(E, a, stream_);
-        });
-      }
-      if (!by_products && !f32) {
-        timer_->run("convert", [&] { convert_f32(ws.att, Tc * qd, E, ws.xin, stream_); });
-        att_in = ws.xin;
-      }
-      timer_->run("gemm_attn_output", [&] { gemm(lw.attn_output, att_in, Tc, ws.x, true); });
-      timer_->run("rms_norm", [&] {
-        rms_norm(ws.x, lw.ffn_norm.data<float>(), c.rms_eps, Tc, d, E, ws.xin, stream_);
-      });
-      timer_->run("gemm_ffn_gate_up", [&] {
-        gemm(lw.ffn_gate, ws.xin, Tc, ws.gate, false);
-        gemm(lw.ffn_up, ws.xin, Tc, ws.up, false);
-      });
-      timer_->run("swiglu", [&] { swiglu(ws.gate, ws.up, Tc * f, E, ws.xin, stream_); });
-      timer_->run("gemm_ffn_down", [&] { gemm(lw.ffn_down, ws.xin, Tc, ws.x, true); });
-    }
-    last_row = Tc - 1;
-    if (logits_host == nullptr) continue;
-    for (int64_t r0 = 0; r0 < Tc; r0 += kLogitRows) {
-      const int64_t n = std::min(kLogitRows, Tc - r0);
-      timer_->run("rms_norm", [&] {
-        rms_norm(ws.x + r0 * d, w.output_norm.data<float>(), c.rms_eps, n, d, E, ws.xin, stream_);
-      });
-      timer_->run("gemm_output", [&] { gemm(w.output, ws.xin, n, ws.logits, false); });
-      copier_->to_host(logits_host + (c0 + r0) * v, ws.logits,
-                       static_cast<size_t>(n * v) * sizeof(float));
-    }
-  }
-  return last_row;
 }
 
 void CudaBackend::last_logits(const Weights& w, int64_t row) {

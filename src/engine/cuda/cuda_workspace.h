@@ -8,6 +8,19 @@
 
 namespace hh::cuda {
 
+inline constexpr int64_t kPrefillChunk = 512;  // tokens per prefill pass (bounds the scratch)
+inline constexpr int64_t kLogitRows = 64;      // rows of logits computed and copied out at once
+// Prefill attention runs as matrix products (tensor cores in f16/bf16) while the cache holds at
+// most as many positions as the softmax's rows take; the scores of a chunk take
+// h * kPrefillChunk * this many floats.
+inline constexpr int64_t kProductAttentionKeys = kCausalSoftmaxMaxKeys;
+
+// Layer `layer`'s (kvh, cs, dh) plane of a cache array (b, kvh, cs, dh), in device memory.
+inline const void* layer_plane(const Array& cache, int64_t layer) {
+  return cache.raw() + static_cast<size_t>(layer * cache.dim(1) * cache.dim(2) * cache.dim(3)) *
+                           elem_size(cache.type());
+}
+
 struct CudaBackend::Workspace {
   ModelConfig c;
   ElemType dtype = ElemType::F32;
@@ -24,19 +37,27 @@ struct CudaBackend::Workspace {
   bool scores_tried = false;
   float* scores = nullptr;  // (h, chunk, kProductAttentionKeys) f32
   void* probs = nullptr;    // (h, chunk, kProductAttentionKeys) E
+  // f32 models: the products' operands as bf16 halves (attention_by_split_products).
+  uint16_t* q2 = nullptr;  // (chunk, h, 2 dh)
+  uint16_t* k2 = nullptr;  // (kvh, kProductAttentionKeys, 2 dh)
+  uint16_t* v2 = nullptr;  // (kvh, 2 kProductAttentionKeys, dh)
+  uint16_t* p2 = nullptr;  // (h, chunk, 2 kProductAttentionKeys), in place of probs
 
-  float* x = nullptr;            // (chunk, d) residual stream; decode uses row 0
-  float* qkv = nullptr;          // (qd + 2 kvd) decode projections, q | k | v
-  float* att = nullptr;          // (chunk, qd) attention output
-  float* act = nullptr;          // (f) decode SwiGLU output
-  float* logits = nullptr;       // (64 rows, v): the logits computed and copied out at once
-  void* xin = nullptr;           // (chunk, max(d, qd, f)) E: input of a prefill matrix product
-  float* q = nullptr;            // (chunk, qd)
-  float* k = nullptr;            // (chunk, kvd)
-  float* v = nullptr;            // (chunk, kvd)
-  float* gate = nullptr;         // (chunk, f)
-  float* up = nullptr;           // (chunk, f)
-  float* partial = nullptr;      // attention split partials
+  float* x = nullptr;       // (chunk, d) residual stream; decode uses row 0
+  float* qkv = nullptr;     // (qd + 2 kvd) decode projections, q | k | v
+  float* att = nullptr;     // (chunk, qd) attention output
+  float* act = nullptr;     // (f) decode SwiGLU output
+  float* logits = nullptr;  // (64 rows, v): the logits computed and copied out at once
+  void* xin = nullptr;      // (chunk, max(d, qd, f)) E: input of a prefill matrix product
+  float* q = nullptr;       // (chunk, qd)
+  float* k = nullptr;       // (chunk, kvd)
+  float* v = nullptr;       // (chunk, kvd)
+  float* gate = nullptr;    // (chunk, f)
+  float* up = nullptr;      // (chunk, f)
+  // f32 prefill through split products (f32 workspaces only):
+  void* xsplit = nullptr;    // (chunk, 2 max(d, qd, f)) bf16: a product's input split hi | lo
+  float* fused = nullptr;    // (chunk, max(qd + 2 kvd, 2f)) output of the QKV or gate | up product
+  float* partial = nullptr;  // attention split partials
   unsigned* counters = nullptr;  // attention split counters (kept zero between launches)
   double* inv_freq = nullptr;    // (head_dim / 2) RoPE inverse frequencies of c.rope_theta
   DecodeState* state = nullptr;
@@ -51,6 +72,32 @@ struct CudaBackend::Workspace {
                                  "the CUDA backend's " + what)
                         .storage());
     return reinterpret_cast<T*>(owned.back()->data());
+  }
+};
+
+// f32 prefill's projection weights as bf16 halves, lo | hi rows of 2K bf16, per layer: Q, K
+// and V rows one after another (one product), the attention output, gate then up rows (one
+// product), down.
+struct CudaBackend::SplitWeights {
+  // Which weights they were made from: the device address of every projection of every layer,
+  // and the allocations behind them (values are immutable, so live allocations at the same
+  // addresses hold the same numbers).
+  std::vector<const void*> addresses;
+  std::vector<std::weak_ptr<Storage>> sources;
+  std::shared_ptr<Storage> storage;
+  struct Layer {
+    const void* qkv;          // (qd + 2 kvd, 2d)
+    const void* attn_output;  // (d, 2 qd)
+    const void* gate_up;      // (2f, 2d)
+    const void* down;         // (d, 2f)
+  };
+  std::vector<Layer> layers;
+
+  bool expired() const {
+    for (const auto& s : sources) {
+      if (s.expired()) return true;
+    }
+    return false;
   }
 };
 

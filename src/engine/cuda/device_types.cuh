@@ -9,6 +9,7 @@
 #include <cstdint>
 
 #include "engine/cuda/cuda_check.h"
+#include "engine/cuda/kernels.h"
 #include "values/elem_type.h"
 
 namespace hh::cuda {
@@ -134,5 +135,27 @@ void visit_dtype(ElemType type, F&& f) {
 }
 
 __host__ __device__ inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// v as its nearest bf16 value and the nearest bf16 value of the remainder (split_bf16.cu).
+// v - hi is exact in f32 (the two are within one bf16 rounding); infinities (and values that
+// round to one) and NaN travel in the high part alone.
+__device__ __forceinline__ void split_value(float v, __nv_bfloat16& hi, __nv_bfloat16& lo) {
+  hi = __float2bfloat16_rn(v);
+  const float h = __bfloat162float(hi);
+  lo = __float2bfloat16_rn(isfinite(h) ? v - h : 0.0f);
+}
+
+// Element i of row `row` of a row kernel's output of rows of n values: of type Out, or with
+// Out = SplitBf16Rows (kernels.h) bf16 halves, rows of 2n as hi | lo.
+template <typename Out>
+__device__ __forceinline__ void store_row_value(void* out, int64_t row, int64_t n, int64_t i,
+                                                float v) {
+  if constexpr (std::is_same_v<Out, SplitBf16Rows>) {
+    auto* o = static_cast<__nv_bfloat16*>(out) + row * 2 * n;
+    split_value(v, o[i], o[n + i]);
+  } else {
+    static_cast<Out*>(out)[row * n + i] = from_float<Out>(v);
+  }
+}
 
 }  // namespace hh::cuda

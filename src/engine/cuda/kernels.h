@@ -31,6 +31,10 @@ struct DecodeState {
   uint64_t seed = 0;
 };
 
+// The output form of f32 models' split products (split_bf16.cu): rows of n values written as
+// rows of 2n bf16, each value's halves, hi | lo. Row kernels take it in place of an ElemType.
+struct SplitBf16Rows {};
+
 // ---- embedding.cu ----
 // out (T, d) f32 = rows tokens[t] of table (v, d) E; tokens in device memory.
 void embed(ElemType type, const void* table, const int64_t* tokens, int64_t T, int64_t d,
@@ -41,6 +45,8 @@ void embed(ElemType type, const void* table, const int64_t* tokens, int64_t T, i
 // `out_type` (f32 for the next op, or E as the input of a tensor-core matrix product).
 void rms_norm(const float* x, const float* weight, float eps, int64_t rows, int64_t n,
               ElemType out_type, void* out, cudaStream_t stream);
+void rms_norm(const float* x, const float* weight, float eps, int64_t rows, int64_t n,
+              SplitBf16Rows out_form, void* out, cudaStream_t stream);
 
 // Qwen3's per-head RMSNorm of queries and keys fused with RoPE (NeoX pairs (i, i + dh/2),
 // angle (pos + t) * inv_freq[i] in double as on the CPU, reduced to a fraction of a turn in
@@ -63,15 +69,40 @@ struct QkvRope {
   int64_t pos;
   const int64_t* pos_dev;
   const double* inv_freq;  // (dh/2) device copy of rope_inv_freq() (engine/qwen3.h)
+  // When set, the rotated queries' bf16 halves as well: (T, h, 2dh) as rows of dh, hi | lo
+  // (SplitBf16Rows), for f32 models' split attention products.
+  void* q_split = nullptr;
 };
 void qk_norm_rope_store(ElemType type, const QkvRope& p, cudaStream_t stream);
 
 // ---- elementwise.cu ----
 // out (n) E = x (n) f32, rounded to nearest even.
 void convert_f32(const float* x, int64_t n, ElemType out_type, void* out, cudaStream_t stream);
-// out (n) in out_type = silu(gate) * up, from f32 gate and up.
-void swiglu(const float* gate, const float* up, int64_t n, ElemType out_type, void* out,
-            cudaStream_t stream);
+// out (rows, f) in out_type = silu(gate) * up, from f32 gate and up whose rows lie `stride`
+// floats apart (f when they are packed; 2f for gate | up rows of one fused product).
+void swiglu(const float* gate, const float* up, int64_t rows, int64_t f, int64_t stride,
+            ElemType out_type, void* out, cudaStream_t stream);
+void swiglu(const float* gate, const float* up, int64_t rows, int64_t f, int64_t stride,
+            SplitBf16Rows out_form, void* out, cudaStream_t stream);
+
+// ---- split_bf16.cu ----
+// f32 values as their nearest bf16 values (hi) and the nearest bf16 values of the remainders
+// (lo; hi + lo is within 2^-16 of the value): three bf16 tensor-core products of split operands
+// make one f32-accurate product (CudaBackend::gemm_split, attention_by_products). `groups`
+// blocks of `rows` rows of K values; strides in elements.
+struct SplitBf16 {
+  const float* src = nullptr;
+  int64_t groups = 1, rows = 0, K = 0;
+  int64_t src_row_stride = 0, src_group_stride = 0;
+  void* hi = nullptr;  // bf16
+  void* lo = nullptr;  // bf16
+  int64_t dst_row_stride = 0, dst_group_stride = 0;
+};
+void split_bf16(const SplitBf16& args, cudaStream_t stream);
+// The common layout: rows of src (rows, K) to dst (rows, 2K) bf16 as hi | lo (hi_first) or
+// lo | hi.
+void split_bf16_rows(const float* src, int64_t rows, int64_t K, void* dst, bool hi_first,
+                     cudaStream_t stream);
 
 // ---- matvec.cu ----
 // The decode matrix-vector products (one token) over weights as stored, with 16-byte loads.
@@ -150,6 +181,8 @@ void attention(ElemType type, const AttentionArgs& args, cudaStream_t stream);
 inline constexpr int64_t kCausalSoftmaxMaxKeys = 1024;
 void causal_softmax(ElemType type, const float* scores, int64_t h, int64_t T, int64_t n, int64_t p0,
                     void* probs, cudaStream_t stream);
+void causal_softmax(SplitBf16Rows out_form, const float* scores, int64_t h, int64_t T, int64_t n,
+                    int64_t p0, void* probs, cudaStream_t stream);
 
 // ---- sampling.cu ----
 // Greedy pick of the decode loop: argmax of logits (v) (first index on ties, NaN never wins),

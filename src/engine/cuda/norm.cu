@@ -11,16 +11,15 @@ namespace {
 // Grid (rows); 256 threads stride over the row.
 template <typename Out>
 __global__ void rms_norm_kernel(const float* __restrict__ x, const float* __restrict__ weight,
-                                float eps, int64_t n, Out* __restrict__ out) {
+                                float eps, int64_t n, void* __restrict__ out) {
   __shared__ float scratch[32];
   const float* row = x + blockIdx.x * n;
   float ss = 0.0f;
   for (int64_t i = threadIdx.x; i < n; i += blockDim.x) ss += row[i] * row[i];
   ss = block_sum(ss, scratch);
   const float scale = 1.0f / sqrtf(ss / static_cast<float>(n) + eps);
-  Out* o = out + blockIdx.x * n;
   for (int64_t i = threadIdx.x; i < n; i += blockDim.x) {
-    o[i] = from_float<Out>(row[i] * scale * weight[i]);
+    store_row_value<Out>(out, blockIdx.x, n, i, row[i] * scale * weight[i]);
   }
 }
 
@@ -49,6 +48,10 @@ __global__ void qk_norm_rope_kernel(QkvRope p) {
       float* dst = p.q + t * p.q_stride + head * p.dh;
       dst[i] = ra;
       dst[i + half] = rb;
+      if (p.q_split != nullptr) {
+        store_row_value<SplitBf16Rows>(p.q_split, t * p.h + head, p.dh, i, ra);
+        store_row_value<SplitBf16Rows>(p.q_split, t * p.h + head, p.dh, i + half, rb);
+      }
     } else {
       E* dst = static_cast<E*>(p.k_cache) + (g * p.cs + pos) * p.dh;
       dst[i] = from_float<E>(ra);
@@ -69,9 +72,16 @@ void rms_norm(const float* x, const float* weight, float eps, int64_t rows, int6
   if (rows == 0) return;
   visit_dtype(out_type, [&](auto tag) {
     using Out = decltype(tag);
-    rms_norm_kernel<Out><<<static_cast<unsigned>(rows), 256, 0, stream>>>(x, weight, eps, n,
-                                                                          static_cast<Out*>(out));
+    rms_norm_kernel<Out><<<static_cast<unsigned>(rows), 256, 0, stream>>>(x, weight, eps, n, out);
   });
+  HH_CUDA_CHECK_LAUNCH();
+}
+
+void rms_norm(const float* x, const float* weight, float eps, int64_t rows, int64_t n,
+              SplitBf16Rows, void* out, cudaStream_t stream) {
+  if (rows == 0) return;
+  rms_norm_kernel<SplitBf16Rows>
+      <<<static_cast<unsigned>(rows), 256, 0, stream>>>(x, weight, eps, n, out);
   HH_CUDA_CHECK_LAUNCH();
 }
 

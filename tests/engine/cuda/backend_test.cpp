@@ -85,6 +85,30 @@ TEST_P(CudaBackendTest, LogitsMatchTheCpuForPrefillAndDecode) {
   EXPECT_LT(rel_error(got1, want1, 0), tolerance());
 }
 
+// f32 prefill runs as split bf16 products (split weights made at the first prefill of each
+// weights value) or, with HH_CUDA_SPLIT_BF16=0 (as where they do not fit), as plain f32 products:
+// both match the CPU, and weights swapped on one backend get their own halves.
+TEST_P(CudaBackendTest, F32PrefillSplitAndPlainMatchTheCpu) {
+  if (GetParam() != ElemType::F32) GTEST_SKIP() << "f32 only";
+  const Weights other_host = test::random_weights(test_config(), ElemType::F32, 8);
+  auto other_cpu = cpu_->adopt(other_host);
+  auto other_gpu = gpu_->adopt(other_host);
+  for (const char* setting : {"1", "0", "1"}) {
+    ASSERT_EQ(setenv("HH_CUDA_SPLIT_BF16", setting, 1), 0);
+    for (int round = 0; round < 2; ++round) {
+      const auto& [cw, gw] =
+          round == 0 ? std::pair{cpu_w_, gpu_w_} : std::pair{other_cpu, other_gpu};
+      auto cc = cache(*cpu_, 64), gc = cache(*gpu_, 64);
+      const Array want = cpu_->logits(*cw, *cc, 0, prompt_);
+      const Array got = gpu_->logits(*gw, *gc, 0, prompt_);
+      for (int64_t t = 0; t < want.dim(0); ++t) {
+        EXPECT_LT(rel_error(got, want, t), tolerance()) << setting << " " << round << " " << t;
+      }
+    }
+  }
+  unsetenv("HH_CUDA_SPLIT_BF16");
+}
+
 TEST_P(CudaBackendTest, GreedyTokensMatchTheCpu) {
   for (const auto& xs : {prompt_, std::vector<int64_t>{5}}) {
     auto cc = cache(*cpu_, 80), gc = cache(*gpu_, 80);

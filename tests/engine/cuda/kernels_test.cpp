@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <random>
 
 #include "engine/cuda/cuda_test_util.h"
@@ -69,6 +70,21 @@ double rel_error(const std::vector<float>& got, const std::vector<double>& want)
   return std::sqrt(diff / norm);
 }
 
+// Rows of bf16 halves (hi | lo rows of 2n, cuda::SplitBf16Rows) joined back into values.
+std::vector<double> join_halves(const std::vector<uint16_t>& raw, int64_t rows, int64_t n) {
+  std::vector<double> out(static_cast<size_t>(rows * n));
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t i = 0; i < n; ++i) {
+      out[r * n + i] =
+          double{bf16_to_f32(raw[r * 2 * n + i])} + bf16_to_f32(raw[r * 2 * n + n + i]);
+    }
+  }
+  return out;
+}
+
+// Halves are within 2^-16 of the value they split (split_bf16.cu).
+constexpr double kSplitTolerance = 1.6e-5;
+
 std::vector<double> ref_rms_norm(const std::vector<float>& x, const std::vector<float>& w,
                                  size_t row, size_t n, double eps) {
   double ss = 0;
@@ -111,10 +127,15 @@ TEST_P(CudaKernels, RmsNormRowsInEveryOutputType) {
   cuda::rms_norm(dx.get(), dw.get(), 1e-6f, rows, n, dtype(), out.get(), nullptr);
   const auto bytes = out.read();
   const double tol = dtype() == ElemType::F32 ? 1e-6 : 1e-2;
+  // And as bf16 halves (the split form of f32 models; the same for every dtype).
+  DeviceBuffer<uint16_t> halves(static_cast<size_t>(rows * 2 * n), 0xffff);
+  cuda::rms_norm(dx.get(), dw.get(), 1e-6f, rows, n, cuda::SplitBf16Rows{}, halves.get(), nullptr);
+  const auto joined = join_halves(halves.read(), rows, n);
   for (int64_t r = 0; r < rows; ++r) {
     const auto want = ref_rms_norm(x, w, r, n, 1e-6);
     for (int64_t i = 0; i < n; ++i) {
       EXPECT_NEAR(decode_at(dtype(), bytes, r * n + i), want[i], tol * (1 + std::abs(want[i])));
+      EXPECT_NEAR(joined[r * n + i], want[i], kSplitTolerance * (1 + std::abs(want[i])));
     }
   }
 }
@@ -168,8 +189,12 @@ TEST_P(CudaKernels, QkNormRopeStoresIntoTheCache) {
                       device_pos ? 0 : pos,
                       device_pos ? dpos.get() : nullptr,
                       dfreq.get()};
+      // The queries' bf16 halves as well (f32 models' split attention products).
+      DeviceBuffer<uint16_t> q_halves(static_cast<size_t>(T * h * 2 * dh), 0xffff);
+      p.q_split = q_halves.get();
       cuda::qk_norm_rope_store(dtype(), p, nullptr);
       const auto gq = dq.read();
+      const auto joined = join_halves(q_halves.read(), T * h, dh);
       const auto gk = kc.read(), gv = vc.read();
       const double tol = dtype() == ElemType::F32 ? 2e-5 : 1e-2;
       for (int64_t t = 0; t < T; ++t) {
@@ -177,6 +202,8 @@ TEST_P(CudaKernels, QkNormRopeStoresIntoTheCache) {
           const auto want = ref_head(&q[(t * h + j) * dh], qn, dh, 1e-6, pos + t, theta);
           for (int64_t i = 0; i < dh; ++i) {
             EXPECT_NEAR(gq[(t * h + j) * dh + i], want[i], 2e-5 * (1 + std::abs(want[i])));
+            EXPECT_NEAR(joined[(t * h + j) * dh + i], gq[(t * h + j) * dh + i],
+                        kSplitTolerance * std::abs(gq[(t * h + j) * dh + i]));
           }
         }
         for (int64_t g = 0; g < kvh; ++g) {
@@ -342,6 +369,9 @@ TEST_P(CudaKernels, CausalSoftmaxMatchesReference) {
   DeviceBuffer<uint8_t> dp(static_cast<size_t>(h * T * n) * elem_size(dtype()), 0xff);
   cuda::causal_softmax(dtype(), ds.get(), h, T, n, p0, dp.get(), nullptr);
   const auto got = dp.read();
+  DeviceBuffer<uint16_t> halves(static_cast<size_t>(h * T * 2 * n), 0xffff);
+  cuda::causal_softmax(cuda::SplitBf16Rows{}, ds.get(), h, T, n, p0, halves.get(), nullptr);
+  const auto joined = join_halves(halves.read(), h * T, n);
   const double tol = dtype() == ElemType::F32 ? 1e-6 : dtype() == ElemType::F16 ? 1e-3 : 8e-3;
   for (int64_t r = 0; r < h * T; ++r) {
     const int64_t visible = p0 + r % T + 1;
@@ -353,12 +383,127 @@ TEST_P(CudaKernels, CausalSoftmaxMatchesReference) {
       EXPECT_NEAR(decode_at(dtype(), got, static_cast<size_t>(r * n + i)), want,
                   tol * std::max(want, 1e-3))
           << "row " << r << " key " << i;
+      EXPECT_NEAR(joined[r * n + i], want, 2e-5 * std::max(want, 1e-3))
+          << "halves, row " << r << " key " << i;
     }
   }
   // Rows longer than the kernel holds are refused before anything runs.
   EXPECT_THROW(cuda::causal_softmax(dtype(), ds.get(), 1, 1, cuda::kCausalSoftmaxMaxKeys + 1,
                                     cuda::kCausalSoftmaxMaxKeys, dp.get(), nullptr),
                UsageError);
+}
+
+TEST_P(CudaKernels, SwigluOfPackedAndStridedRows) {
+  const int64_t rows = 3, f = 300;
+  for (const int64_t stride : {f, 2 * f + 4}) {
+    // Gate rows at 0, stride, ...; up rows `up` floats further (packed: a separate array).
+    const int64_t up = stride == f ? rows * f : f;
+    const auto gu = random_floats(up + rows * stride, rng_, 2.0);
+    DeviceBuffer<float> d(gu);
+    DeviceBuffer<uint8_t> out(static_cast<size_t>(rows * f) * elem_size(dtype()), 0xff);
+    cuda::swiglu(d.get(), d.get() + up, rows, f, stride, dtype(), out.get(), nullptr);
+    const auto got = out.read();
+    DeviceBuffer<uint16_t> halves(static_cast<size_t>(rows * 2 * f), 0xffff);
+    cuda::swiglu(d.get(), d.get() + up, rows, f, stride, cuda::SplitBf16Rows{}, halves.get(),
+                 nullptr);
+    const auto joined = join_halves(halves.read(), rows, f);
+    const double tol = dtype() == ElemType::F32 ? 1e-6 : dtype() == ElemType::F16 ? 1e-3 : 8e-3;
+    for (int64_t r = 0; r < rows; ++r) {
+      for (int64_t i = 0; i < f; ++i) {
+        const double g = gu[r * stride + i], u = gu[up + r * stride + i];
+        const double want = g / (1 + std::exp(-g)) * u;
+        EXPECT_NEAR(decode_at(dtype(), got, static_cast<size_t>(r * f + i)), want,
+                    tol * std::max(std::abs(want), 1e-2))
+            << "stride " << stride << " row " << r << " column " << i;
+        EXPECT_NEAR(joined[r * f + i], want, kSplitTolerance * std::max(std::abs(want), 1e-2))
+            << "halves, stride " << stride << " row " << r << " column " << i;
+      }
+    }
+  }
+}
+
+// The bf16 halves: hi is the nearest bf16 value of the input, lo the nearest of the remainder,
+// hi + lo within 2^-16 of the input, in both orders, over magnitudes from tiny to huge.
+TEST(CudaSplitBf16, HalvesAreNearestBf16) {
+  HH_SKIP_WITHOUT_GPU();
+  std::mt19937_64 rng(5);
+  const int64_t rows = 3, K = 700;
+  std::vector<float> x = random_floats(rows * K, rng);
+  std::uniform_int_distribution<int> exponent(-100, 100);
+  for (size_t i = 0; i < x.size(); i += 3) x[i] = std::ldexp(x[i], exponent(rng));
+  x[1] = INFINITY;
+  x[4] = -0.0f;
+  DeviceBuffer<float> src(x);
+  // Whether b is a nearest bf16 value of v: no closer value among v's two bf16 neighbours.
+  const auto nearest = [](double v, uint16_t b) {
+    const float fv = static_cast<float>(v);
+    uint32_t bits;
+    std::memcpy(&bits, &fv, 4);
+    const double got = bf16_to_f32(b);
+    for (const uint32_t n : {bits & 0xffff0000u, (bits & 0xffff0000u) + 0x10000u}) {
+      float neighbour;
+      std::memcpy(&neighbour, &n, 4);
+      if (std::abs(v - got) > std::abs(v - neighbour)) return false;
+    }
+    return true;
+  };
+  for (const bool hi_first : {true, false}) {
+    DeviceBuffer<uint16_t> dst(static_cast<size_t>(2 * rows * K), 0xffff);
+    cuda::split_bf16_rows(src.get(), rows, K, dst.get(), hi_first, nullptr);
+    const auto got = dst.read();
+    for (int64_t r = 0; r < rows; ++r) {
+      for (int64_t k = 0; k < K; ++k) {
+        const float in = x[r * K + k];
+        const uint16_t hi = got[r * 2 * K + (hi_first ? k : K + k)];
+        const uint16_t lo = got[r * 2 * K + (hi_first ? K + k : k)];
+        if (std::isinf(in)) {
+          EXPECT_EQ(bf16_to_f32(hi), in);
+          EXPECT_EQ(bf16_to_f32(lo), 0.0f);
+          continue;
+        }
+        EXPECT_TRUE(nearest(in, hi)) << r << " " << k;
+        const double rest = double{in} - bf16_to_f32(hi);
+        EXPECT_TRUE(nearest(rest, lo)) << r << " " << k;
+        EXPECT_LE(std::abs(rest - bf16_to_f32(lo)), std::ldexp(std::abs(double{in}), -16))
+            << r << " " << k;
+      }
+    }
+  }
+}
+
+// The general layout: groups of rows read with strides (a cache plane's first positions per
+// head), written as a plane of lo rows then one of hi rows per group.
+TEST(CudaSplitBf16, GroupedRowsToPlanes) {
+  HH_SKIP_WITHOUT_GPU();
+  std::mt19937_64 rng(6);
+  const int64_t groups = 3, rows = 4, K = 5, row_stride = 7, group_stride = 40;
+  const std::vector<float> x = random_floats(groups * group_stride, rng);
+  DeviceBuffer<float> src(x);
+  DeviceBuffer<uint16_t> dst(static_cast<size_t>(groups * 2 * rows * K), 0xffff);
+  cuda::SplitBf16 a;
+  a.src = src.get();
+  a.groups = groups;
+  a.rows = rows;
+  a.K = K;
+  a.src_row_stride = row_stride;
+  a.src_group_stride = group_stride;
+  a.lo = dst.get();
+  a.hi = dst.get() + rows * K;
+  a.dst_row_stride = K;
+  a.dst_group_stride = 2 * rows * K;
+  cuda::split_bf16(a, nullptr);
+  const auto got = dst.read();
+  for (int64_t g = 0; g < groups; ++g) {
+    for (int64_t r = 0; r < rows; ++r) {
+      for (int64_t k = 0; k < K; ++k) {
+        const float in = x[g * group_stride + r * row_stride + k];
+        const size_t at = static_cast<size_t>(g * 2 * rows * K + r * K + k);
+        const double hi = bf16_to_f32(got[at + rows * K]), lo = bf16_to_f32(got[at]);
+        EXPECT_EQ(hi, bf16_to_f32(f32_to_bf16(in))) << g << " " << r << " " << k;
+        EXPECT_LE(std::abs(in - hi - lo), std::ldexp(std::abs(double{in}), -16));
+      }
+    }
+  }
 }
 
 // The fused decode kernel against the two it replaces (each checked against the CPU above): the
