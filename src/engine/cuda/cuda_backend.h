@@ -85,13 +85,13 @@ class CudaBackend final : public Backend {
   void upload_rope_frequencies(double* dst, const ModelConfig& c);
   // y (T, R) f32 = x (T, K) E times w (R, K)ᵀ (+ y when accumulate).
   void gemm(const Array& w, const void* x, int64_t T, float* y, bool accumulate);
-  // The same for f32 at f32 accuracy on bf16 tensor cores (split_bf16.cu): w2 (R, 2K) bf16
-  // split as lo | hi, x2 (T, 2K) bf16 split as hi | lo; y rows `ldy` floats apart.
-  void gemm_split(const void* w2, int64_t R, int64_t K, const void* x2, int64_t T, float* y,
+  // The same for f32 at f32 accuracy on bf16 tensor cores (split_bf16.cu): w3 (R, 3K) bf16
+  // split as lo | hi | hi, x3 (T, 3K) bf16 split as hi | lo | hi; y rows `ldy` floats apart.
+  void gemm_split(const void* w3, int64_t R, int64_t K, const void* x3, int64_t T, float* y,
                   int64_t ldy, bool accumulate);
   // f32 prefill's projection weights split into bf16 halves, made at the first f32 prefill of
-  // these weights when the GPU has room for them (as many bytes as the f32 projections, leaving a
-  // quarter of its memory free); null otherwise (plain f32 products then).
+  // these weights when the GPU has room for them (1.5 times the f32 projections' bytes, leaving
+  // a quarter of its memory free); null otherwise (plain f32 products then).
   const SplitWeights* split_weights(const Weights& w);
   // Frees the split weights once the weights they were made from are gone (before other
   // allocations, which may need the room).
@@ -103,11 +103,12 @@ class CudaBackend final : public Backend {
   // scores, allocated at the first use; the flash kernel serves otherwise).
   bool products_fit(int64_t T, int64_t p0);
   void attention_by_products(const KVCache& cache, int64_t l, int64_t T, int64_t p0, void* out);
-  // Its f32 form: each product as three bf16 products of split operands (split_bf16.cu), over
-  // one layer's key and value planes (kvh, cs, dh) and the queries' halves in ws.q2
-  // (qk_norm_rope_store's q_split); out (T, h, dh) f32.
+  // Its f32 form with split weights: each product as three bf16 products of split operands
+  // (split_bf16.cu), over one layer's key and value planes (kvh, cs, dh) and the queries' halves
+  // in ws.q2 (qk_norm_rope_store's q_split); the output goes to ws.xsplit as the split input of
+  // the output projection.
   void attention_by_split_products(const void* k_plane, const void* v_plane, int64_t cs, int64_t T,
-                                   int64_t n, int64_t p0, void* out);
+                                   int64_t n, int64_t p0);
   // Runs the decode loop until the state says done; graph or host driven.
   void decode_loop(const Weights& w, KVCache& cache, bool sampling);
 

@@ -102,7 +102,8 @@ CudaBackend::Workspace& CudaBackend::workspace(const ModelConfig& c, int64_t cs,
   ws->gate = ws->take<float>(n(ch * f), "FFN gate");
   ws->up = ws->take<float>(n(ch * f), "FFN up");
   if (dtype() == ElemType::F32) {
-    ws->xsplit = ws->take<uint16_t>(n(2 * ch * std::max({d, qd, f})), "split product input");
+    ws->xsplit =
+        ws->take<uint16_t>(n(kSplitParts * ch * std::max({d, qd, f})), "split product input");
     ws->fused = ws->take<float>(n(ch * std::max(qd + 2 * kvd, 2 * f)), "fused product output");
   }
   ws->decode_splits = attention_decode_splits(c.n_heads, cs, sm_count_);

@@ -43,19 +43,15 @@ void CudaBackend::gemm(const Array& w, const void* x, int64_t T, float* y, bool 
                                CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
 }
 
-void CudaBackend::gemm_split(const void* w2, int64_t R, int64_t K, const void* x2, int64_t T,
+void CudaBackend::gemm_split(const void* w3, int64_t R, int64_t K, const void* x3, int64_t T,
                              float* y, int64_t ldy, bool accumulate) {
-  const float one = 1.0f, first_beta = accumulate ? 1.0f : 0.0f;
+  const float one = 1.0f, beta = accumulate ? 1.0f : 0.0f;
   const auto I = [](int64_t x) { return static_cast<int>(x); };
-  const auto* w_hi = static_cast<const uint16_t*>(w2) + K;
-  // Column-major views as in gemm(), rows of 2K: hi·hi from the halves' views (w2 + K, x2),
-  // then lo·hi + hi·lo as one product over all 2K columns.
-  HH_CUBLAS_CHECK(cublasGemmEx(cublas_, CUBLAS_OP_T, CUBLAS_OP_N, I(R), I(T), I(K), &one, w_hi,
-                               CUDA_R_16BF, I(2 * K), x2, CUDA_R_16BF, I(2 * K), &first_beta, y,
-                               CUDA_R_32F, I(ldy), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
-  HH_CUBLAS_CHECK(cublasGemmEx(cublas_, CUBLAS_OP_T, CUBLAS_OP_N, I(R), I(T), I(2 * K), &one, w2,
-                               CUDA_R_16BF, I(2 * K), x2, CUDA_R_16BF, I(2 * K), &one, y,
-                               CUDA_R_32F, I(ldy), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+  // Column-major view as in gemm(), rows of 3K: lo·hi + hi·lo + hi·hi in one product.
+  HH_CUBLAS_CHECK(cublasGemmEx(cublas_, CUBLAS_OP_T, CUBLAS_OP_N, I(R), I(T), I(kSplitParts * K),
+                               &one, w3, CUDA_R_16BF, I(kSplitParts * K), x3, CUDA_R_16BF,
+                               I(kSplitParts * K), &beta, y, CUDA_R_32F, I(ldy), CUBLAS_COMPUTE_32F,
+                               CUBLAS_GEMM_DEFAULT));
 }
 
 void CudaBackend::drop_stale_split_weights() {
@@ -79,7 +75,7 @@ const CudaBackend::SplitWeights* CudaBackend::split_weights(const Weights& w) {
   const ModelConfig& c = w.config;
   const int64_t d = c.dim, qd = c.n_heads * c.head_dim, kvd = c.n_kv_heads * c.head_dim,
                 f = c.ffn_dim;
-  const int64_t per_layer = 2 * ((qd + 2 * kvd) * d + d * qd + 2 * f * d + d * f);
+  const int64_t per_layer = kSplitParts * ((qd + 2 * kvd) * d + d * qd + 2 * f * d + d * f);
   const size_t bytes = static_cast<size_t>(per_layer * c.n_layers) * sizeof(uint16_t);
   size_t free_bytes = 0, total_bytes = 0;
   HH_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
@@ -88,13 +84,17 @@ const CudaBackend::SplitWeights* CudaBackend::split_weights(const Weights& w) {
   auto split = std::make_unique<SplitWeights>();
   split->addresses = std::move(addresses);
   for (const Array* a : arrays) split->sources.push_back(a->storage());
-  split->storage = allocate_device(bytes, "f32 prefill's split weights");
+  try {
+    split->storage = allocate_device(bytes, "f32 prefill's split weights");
+  } catch (const UsageError&) {
+    return nullptr;  // taken meanwhile: plain f32 products need no room
+  }
   auto* next = reinterpret_cast<uint16_t*>(split->storage->data());
-  // Rows of `a` split into the next 2 * rows * K bf16.
+  // Rows of `a` split into the next 3 * rows * K bf16.
   const auto put = [&](const Array& a) {
     const int64_t rows = a.dim(0), K = a.dim(1);
-    split_bf16_rows(a.data<float>(), rows, K, next, /*hi_first=*/false, stream_);
-    next += 2 * rows * K;
+    split_bf16_rows(a.data<float>(), rows, K, next, SplitLayout::LoHiHi, stream_);
+    next += kSplitParts * rows * K;
   };
   for (const LayerWeights& lw : w.layers) {
     SplitWeights::Layer& L = split->layers.emplace_back();
@@ -121,14 +121,15 @@ bool CudaBackend::products_fit(int64_t T, int64_t p0) {
     ws.scores_tried = true;
     const ModelConfig& c = ws.c;
     const size_t cells = static_cast<size_t>(c.n_heads * kPrefillChunk * kProductAttentionKeys);
-    // f32: the operands split into bf16 halves (queries, keys, values, probabilities), each
-    // twice its values in bf16.
+    // f32: the operands split into bf16 halves (queries, keys, values, probabilities), three
+    // bf16 per value.
     const size_t split_values =
         dtype() != ElemType::F32
             ? 0
-            : 2 * static_cast<size_t>(
-                      (kPrefillChunk * c.n_heads + 2 * c.n_kv_heads * kProductAttentionKeys) *
-                      c.head_dim);
+            : kSplitParts * (static_cast<size_t>((kPrefillChunk * c.n_heads +
+                                                  2 * c.n_kv_heads * kProductAttentionKeys) *
+                                                 c.head_dim) +
+                             cells);
     try {
       ws.scores_storage = allocate_device(
           cells * (sizeof(float) + elem_size(dtype())) + split_values * sizeof(uint16_t),
@@ -139,14 +140,13 @@ bool CudaBackend::products_fit(int64_t T, int64_t p0) {
         auto* next = reinterpret_cast<uint16_t*>(ws.scores + 2 * cells);
         const auto take = [&](int64_t values) {
           uint16_t* p = next;
-          next += values;
+          next += kSplitParts * values;
           return p;
         };
-        ws.q2 = take(2 * kPrefillChunk * c.n_heads * c.head_dim);
-        ws.k2 = take(2 * c.n_kv_heads * kProductAttentionKeys * c.head_dim);
-        ws.v2 = take(2 * c.n_kv_heads * kProductAttentionKeys * c.head_dim);
-        // The probabilities' halves take the bytes of the f32 probabilities they replace.
-        ws.p2 = static_cast<uint16_t*>(ws.probs);
+        ws.q2 = take(kPrefillChunk * c.n_heads * c.head_dim);
+        ws.k2 = take(c.n_kv_heads * kProductAttentionKeys * c.head_dim);
+        ws.v2 = take(c.n_kv_heads * kProductAttentionKeys * c.head_dim);
+        ws.p2 = take(static_cast<int64_t>(cells));
       }
     } catch (const UsageError&) {
       return false;  // no room: the flash kernel needs none
@@ -195,15 +195,18 @@ void CudaBackend::attention_by_products(const KVCache& cache, int64_t l, int64_t
 }
 
 void CudaBackend::attention_by_split_products(const void* k_plane, const void* v_plane, int64_t cs,
-                                              int64_t T, int64_t n, int64_t p0, void* out) {
+                                              int64_t T, int64_t n, int64_t p0) {
   Workspace& ws = *ws_;
   const ModelConfig& c = ws.c;
-  const int64_t h = c.n_heads, kvh = c.n_kv_heads, dh = c.head_dim, group = h / kvh;
+  const int64_t h = c.n_heads, kvh = c.n_kv_heads, dh = c.head_dim, group = h / kvh, qd = h * dh;
+  constexpr int64_t P = kSplitParts;
   const auto I = [](int64_t x) { return static_cast<int>(x); };
   const float scale = 1.0f / std::sqrt(static_cast<float>(dh)), one = 1.0f, zero = 0.0f;
-  // Queries (T, h, 2dh) as hi | lo rows (ws.q2, from qk_norm_rope_store); keys (kvh, n, 2dh) as
-  // lo | hi rows; values (kvh, 2n, dh) as a plane of lo rows then one of hi rows (their products
-  // reduce over positions); probabilities (h, T, 2n) as hi | lo rows.
+  // Head-major operands, so that a kv head's whole query group is one product (N = group T):
+  // queries (h, T, 3dh) as hi | lo | hi rows (ws.q2, from qk_norm_rope_store); keys
+  // (kvh, n, 3dh) as lo | hi | hi rows; values (kvh, 3n, dh) as planes of lo, hi and hi rows
+  // (their product reduces over positions); probabilities (h, T, 3n) as hi | lo | hi rows; the
+  // output (h, T, dh) f32 in ws.att.
   SplitBf16 keys;
   keys.src = static_cast<const float*>(k_plane);
   keys.groups = kvh;
@@ -213,37 +216,42 @@ void CudaBackend::attention_by_split_products(const void* k_plane, const void* v
   keys.src_group_stride = cs * dh;
   keys.lo = ws.k2;
   keys.hi = ws.k2 + dh;
-  keys.dst_row_stride = 2 * dh;
-  keys.dst_group_stride = 2 * n * dh;
+  keys.hi2 = ws.k2 + 2 * dh;
+  keys.dst_row_stride = P * dh;
+  keys.dst_group_stride = P * n * dh;
   split_bf16(keys, stream_);
   SplitBf16 values = keys;
   values.src = static_cast<const float*>(v_plane);
   values.lo = ws.v2;
   values.hi = ws.v2 + n * dh;
+  values.hi2 = ws.v2 + 2 * n * dh;
   values.dst_row_stride = dh;
   split_bf16(values, stream_);
-  // Each product as in attention_by_products, twice: hi·hi over the halves' views, then
-  // lo·hi + hi·lo over whole split rows.
-  for (int64_t jj = 0; jj < group; ++jj) {
-    for (const bool whole : {false, true}) {
-      HH_CUBLAS_CHECK(cublasGemmStridedBatchedEx(
-          cublas_, CUBLAS_OP_T, CUBLAS_OP_N, I(n), I(T), I(whole ? 2 * dh : dh), &scale,
-          whole ? ws.k2 : ws.k2 + dh, CUDA_R_16BF, I(2 * dh), 2 * n * dh, ws.q2 + jj * 2 * dh,
-          CUDA_R_16BF, I(h * 2 * dh), group * 2 * dh, whole ? &one : &zero, ws.scores + jj * T * n,
-          CUDA_R_32F, I(n), group * T * n, I(kvh), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
-    }
-  }
+  // Column-major views per kv head g: S_gᵀ (n, group T) = K_g (3dh, n)ᵀ · Q_g (3dh, group T);
+  // O_g (dh, group T) = V_g (dh, 3n) · P_gᵀ (3n, group T).
+  HH_CUBLAS_CHECK(cublasGemmStridedBatchedEx(
+      cublas_, CUBLAS_OP_T, CUBLAS_OP_N, I(n), I(group * T), I(P * dh), &scale, ws.k2, CUDA_R_16BF,
+      I(P * dh), P * n * dh, ws.q2, CUDA_R_16BF, I(P * dh), group * T * P * dh, &zero, ws.scores,
+      CUDA_R_32F, I(n), group * T * n, I(kvh), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
   causal_softmax(SplitBf16Rows{}, ws.scores, h, T, n, p0, ws.p2, stream_);
-  auto* o = static_cast<float*>(out);
-  for (int64_t jj = 0; jj < group; ++jj) {
-    for (const bool whole : {false, true}) {
-      HH_CUBLAS_CHECK(cublasGemmStridedBatchedEx(
-          cublas_, CUBLAS_OP_N, CUBLAS_OP_N, I(dh), I(T), I(whole ? 2 * n : n), &one,
-          whole ? ws.v2 : ws.v2 + n * dh, CUDA_R_16BF, I(dh), 2 * n * dh, ws.p2 + jj * T * 2 * n,
-          CUDA_R_16BF, I(2 * n), group * T * 2 * n, whole ? &one : &zero, o + jj * dh, CUDA_R_32F,
-          I(h * dh), group * dh, I(kvh), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
-    }
-  }
+  HH_CUBLAS_CHECK(cublasGemmStridedBatchedEx(
+      cublas_, CUBLAS_OP_N, CUBLAS_OP_N, I(dh), I(group * T), I(P * n), &one, ws.v2, CUDA_R_16BF,
+      I(dh), P * n * dh, ws.p2, CUDA_R_16BF, I(P * n), group * T * P * n, &zero, ws.att, CUDA_R_32F,
+      I(dh), group * T * dh, I(kvh), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+  // The output projection's input: token rows of all heads, (T, 3 qd) as SplitBf16Rows.
+  SplitBf16 out;
+  out.src = ws.att;
+  out.groups = h;
+  out.rows = T;
+  out.K = dh;
+  out.src_row_stride = dh;
+  out.src_group_stride = T * dh;
+  out.hi = static_cast<uint16_t*>(ws.xsplit);
+  out.lo = static_cast<uint16_t*>(ws.xsplit) + qd;
+  out.hi2 = static_cast<uint16_t*>(ws.xsplit) + 2 * qd;
+  out.dst_row_stride = P * qd;
+  out.dst_group_stride = dh;
+  split_bf16(out, stream_);
 }
 
 int64_t CudaBackend::prefill(const Weights& w, KVCache& cache, int64_t pos, int64_t T,
@@ -277,23 +285,18 @@ int64_t CudaBackend::prefill(const Weights& w, KVCache& cache, int64_t pos, int6
         });
       };
       norm_input(lw.attn_norm);
-      // Keys and values: rows of kv_stride floats.
+      // Queries, keys and values: rows of q_stride and kv_stride floats.
+      float* q = ws.q;
       const float *k = ws.k, *v = ws.v;
-      int64_t kv_stride = kvd;
+      int64_t q_stride = qd, kv_stride = kvd;
       if (sl != nullptr) {
         const int64_t R = qd + 2 * kvd;
         timer_->run("gemm_qkv",
                     [&] { gemm_split(sl->qkv, R, d, ws.xsplit, Tc, ws.fused, R, false); });
-        // Attention takes its queries packed; keys and values go to the cache from where they
-        // are.
-        timer_->run("copy_queries", [&] {
-          HH_CUDA_CHECK(cudaMemcpy2DAsync(ws.q, qd * sizeof(float), ws.fused, R * sizeof(float),
-                                          qd * sizeof(float), Tc, cudaMemcpyDeviceToDevice,
-                                          stream_));
-        });
+        q = ws.fused;
         k = ws.fused + qd;
         v = ws.fused + qd + kvd;
-        kv_stride = R;
+        q_stride = kv_stride = R;
       } else {
         timer_->run("gemm_qkv", [&] {
           gemm(lw.attn_q, ws.xin, Tc, ws.q, false);
@@ -302,57 +305,71 @@ int64_t CudaBackend::prefill(const Weights& w, KVCache& cache, int64_t pos, int6
         });
       }
       const bool by_products = products_fit(Tc, p0);
-      const bool split_attention = by_products && f32 && split_products_enabled();
+      // With split weights, the attention products split too (their output is the split input
+      // of the output projection).
+      const bool split_attention = by_products && sl != nullptr;
       timer_->run("qk_norm_rope", [&] {
-        QkvRope p = rope_args(lw, cache, l, ws.q, k, v, qd, kv_stride, Tc, p0, nullptr);
+        QkvRope p = rope_args(lw, cache, l, q, k, v, q_stride, kv_stride, Tc, p0, nullptr);
         if (split_attention) p.q_split = ws.q2;  // the split products' queries
         qk_norm_rope_store(E, p, stream_);
       });
-      // f16/bf16: the products write the attention output in the model's dtype, ready for the
-      // output projection; f32 (and the flash kernel) write f32 into ws.att.
-      const void* att_in = ws.att;
-      void* product_out = f32 ? static_cast<void*>(ws.att) : ws.xin;
-      if (by_products) {
+      if (q != ws.q && !split_attention) {
+        // The other attention paths take the rotated queries packed.
+        timer_->run("copy_queries", [&] {
+          HH_CUDA_CHECK(cudaMemcpy2DAsync(ws.q, qd * sizeof(float), q, q_stride * sizeof(float),
+                                          qd * sizeof(float), Tc, cudaMemcpyDeviceToDevice,
+                                          stream_));
+        });
+      }
+      if (split_attention) {
         timer_->run("attention_products", [&] {
-          if (split_attention) {
-            attention_by_split_products(layer_plane(cache.k, l), layer_plane(cache.v, l),
-                                        cache.context(), Tc, p0 + Tc, p0, product_out);
-          } else {
-            attention_by_products(cache, l, Tc, p0, product_out);
-          }
-        });
-        att_in = product_out;
-      } else {
-        timer_->run("attention", [&] {
-          AttentionArgs a{ws.q,
-                          layer_plane(cache.k, l),
-                          layer_plane(cache.v, l),
-                          ws.att,
-                          Tc,
-                          h,
-                          kvh,
-                          dh,
-                          cache.context(),
-                          p0,
-                          nullptr,
-                          splits,
-                          ws.partial,
-                          ws.counters};
-          attention(E, a, stream_);
-        });
-      }
-      if (!by_products && !f32) {
-        timer_->run("convert", [&] { convert_f32(ws.att, Tc * qd, E, ws.xin, stream_); });
-        att_in = ws.xin;
-      }
-      if (sl != nullptr) {
-        timer_->run("split_bf16", [&] {
-          split_bf16_rows(static_cast<const float*>(att_in), Tc, qd, ws.xsplit, true, stream_);
+          attention_by_split_products(layer_plane(cache.k, l), layer_plane(cache.v, l),
+                                      cache.context(), Tc, p0 + Tc, p0);
         });
         timer_->run("gemm_attn_output",
                     [&] { gemm_split(sl->attn_output, d, qd, ws.xsplit, Tc, ws.x, d, true); });
       } else {
-        timer_->run("gemm_attn_output", [&] { gemm(lw.attn_output, att_in, Tc, ws.x, true); });
+        // f16/bf16: the products write the attention output in the model's dtype, ready for the
+        // output projection; f32 (and the flash kernel) write f32 into ws.att.
+        const void* att_in = ws.att;
+        void* product_out = f32 ? static_cast<void*>(ws.att) : ws.xin;
+        if (by_products) {
+          timer_->run("attention_products",
+                      [&] { attention_by_products(cache, l, Tc, p0, product_out); });
+          att_in = product_out;
+        } else {
+          timer_->run("attention", [&] {
+            AttentionArgs a{ws.q,
+                            layer_plane(cache.k, l),
+                            layer_plane(cache.v, l),
+                            ws.att,
+                            Tc,
+                            h,
+                            kvh,
+                            dh,
+                            cache.context(),
+                            p0,
+                            nullptr,
+                            splits,
+                            ws.partial,
+                            ws.counters};
+            attention(E, a, stream_);
+          });
+          if (!f32) {
+            timer_->run("convert", [&] { convert_f32(ws.att, Tc * qd, E, ws.xin, stream_); });
+            att_in = ws.xin;
+          }
+        }
+        if (sl != nullptr) {
+          timer_->run("split_bf16", [&] {
+            split_bf16_rows(static_cast<const float*>(att_in), Tc, qd, ws.xsplit,
+                            SplitLayout::HiLoHi, stream_);
+          });
+          timer_->run("gemm_attn_output",
+                      [&] { gemm_split(sl->attn_output, d, qd, ws.xsplit, Tc, ws.x, d, true); });
+        } else {
+          timer_->run("gemm_attn_output", [&] { gemm(lw.attn_output, att_in, Tc, ws.x, true); });
+        }
       }
       norm_input(lw.ffn_norm);
       if (sl != nullptr) {

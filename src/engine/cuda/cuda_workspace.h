@@ -38,10 +38,10 @@ struct CudaBackend::Workspace {
   float* scores = nullptr;  // (h, chunk, kProductAttentionKeys) f32
   void* probs = nullptr;    // (h, chunk, kProductAttentionKeys) E
   // f32 models: the products' operands as bf16 halves (attention_by_split_products).
-  uint16_t* q2 = nullptr;  // (chunk, h, 2 dh)
-  uint16_t* k2 = nullptr;  // (kvh, kProductAttentionKeys, 2 dh)
-  uint16_t* v2 = nullptr;  // (kvh, 2 kProductAttentionKeys, dh)
-  uint16_t* p2 = nullptr;  // (h, chunk, 2 kProductAttentionKeys), in place of probs
+  uint16_t* q2 = nullptr;  // (h, chunk, 3 dh) hi | lo | hi rows
+  uint16_t* k2 = nullptr;  // (kvh, kProductAttentionKeys, 3 dh) lo | hi | hi rows
+  uint16_t* v2 = nullptr;  // (kvh, 3 kProductAttentionKeys, dh) lo, hi, hi planes
+  uint16_t* p2 = nullptr;  // (h, chunk, 3 kProductAttentionKeys) hi | lo | hi rows
 
   float* x = nullptr;       // (chunk, d) residual stream; decode uses row 0
   float* qkv = nullptr;     // (qd + 2 kvd) decode projections, q | k | v
@@ -55,7 +55,7 @@ struct CudaBackend::Workspace {
   float* gate = nullptr;    // (chunk, f)
   float* up = nullptr;      // (chunk, f)
   // f32 prefill through split products (f32 workspaces only):
-  void* xsplit = nullptr;    // (chunk, 2 max(d, qd, f)) bf16: a product's input split hi | lo
+  void* xsplit = nullptr;    // (chunk, 3 max(d, qd, f)) bf16: a product's input, SplitBf16Rows
   float* fused = nullptr;    // (chunk, max(qd + 2 kvd, 2f)) output of the QKV or gate | up product
   float* partial = nullptr;  // attention split partials
   unsigned* counters = nullptr;  // attention split counters (kept zero between launches)
@@ -75,7 +75,7 @@ struct CudaBackend::Workspace {
   }
 };
 
-// f32 prefill's projection weights as bf16 halves, lo | hi rows of 2K bf16, per layer: Q, K
+// f32 prefill's projection weights as bf16 halves, lo | hi | hi rows of 3K bf16, per layer: Q, K
 // and V rows one after another (one product), the attention output, gate then up rows (one
 // product), down.
 struct CudaBackend::SplitWeights {
@@ -86,10 +86,10 @@ struct CudaBackend::SplitWeights {
   std::vector<std::weak_ptr<Storage>> sources;
   std::shared_ptr<Storage> storage;
   struct Layer {
-    const void* qkv;          // (qd + 2 kvd, 2d)
-    const void* attn_output;  // (d, 2 qd)
-    const void* gate_up;      // (2f, 2d)
-    const void* down;         // (d, 2f)
+    const void* qkv;          // (qd + 2 kvd, 3d)
+    const void* attn_output;  // (d, 3 qd)
+    const void* gate_up;      // (2f, 3d)
+    const void* down;         // (d, 3f)
   };
   std::vector<Layer> layers;
 

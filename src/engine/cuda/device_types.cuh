@@ -146,13 +146,14 @@ __device__ __forceinline__ void split_value(float v, __nv_bfloat16& hi, __nv_bfl
 }
 
 // Element i of row `row` of a row kernel's output of rows of n values: of type Out, or with
-// Out = SplitBf16Rows (kernels.h) bf16 halves, rows of 2n as hi | lo.
+// Out = SplitBf16Rows (kernels.h) bf16 halves, rows of 3n as hi | lo | hi.
 template <typename Out>
 __device__ __forceinline__ void store_row_value(void* out, int64_t row, int64_t n, int64_t i,
                                                 float v) {
   if constexpr (std::is_same_v<Out, SplitBf16Rows>) {
-    auto* o = static_cast<__nv_bfloat16*>(out) + row * 2 * n;
+    auto* o = static_cast<__nv_bfloat16*>(out) + row * kSplitParts * n;
     split_value(v, o[i], o[n + i]);
+    o[2 * n + i] = o[i];
   } else {
     static_cast<Out*>(out)[row * n + i] = from_float<Out>(v);
   }

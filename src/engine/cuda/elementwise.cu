@@ -50,8 +50,8 @@ void launch_swiglu(const float* gate, const float* up, int64_t rows, int64_t f, 
                    void* out, cudaStream_t stream) {
   if (rows == 0 || f == 0) return;
   const auto blocks_per_row = static_cast<unsigned>(std::min<int64_t>(ceil_div(f, kThreads), 16));
-  // Row offsets of the output in elements of its rows (2f bf16 for split halves).
-  const int64_t out_row = std::is_same_v<Out, SplitBf16Rows> ? 2 * f : f;
+  // Row offsets of the output in elements of its rows (3f bf16 for split halves).
+  const int64_t out_row = std::is_same_v<Out, SplitBf16Rows> ? kSplitParts * f : f;
   using Elem = std::conditional_t<std::is_same_v<Out, SplitBf16Rows>, __nv_bfloat16, Out>;
   constexpr int64_t kMaxRows = 65535;  // a grid's y extent
   for (int64_t r0 = 0; r0 < rows; r0 += kMaxRows) {

@@ -32,8 +32,11 @@ struct DecodeState {
 };
 
 // The output form of f32 models' split products (split_bf16.cu): rows of n values written as
-// rows of 2n bf16, each value's halves, hi | lo. Row kernels take it in place of an ElemType.
+// rows of 3n bf16, hi | lo | hi (each value's halves, the high one twice), the right operand of
+// one bf16 product over 3n whose left operand rows are lo | hi | hi. Row kernels take it in
+// place of an ElemType.
 struct SplitBf16Rows {};
+inline constexpr int kSplitParts = 3;
 
 // ---- embedding.cu ----
 // out (T, d) f32 = rows tokens[t] of table (v, d) E; tokens in device memory.
@@ -69,8 +72,8 @@ struct QkvRope {
   int64_t pos;
   const int64_t* pos_dev;
   const double* inv_freq;  // (dh/2) device copy of rope_inv_freq() (engine/qwen3.h)
-  // When set, the rotated queries' bf16 halves as well: (T, h, 2dh) as rows of dh, hi | lo
-  // (SplitBf16Rows), for f32 models' split attention products.
+  // When set, the rotated queries' bf16 halves as well, head-major: (h, T, 3dh) as rows of dh
+  // in SplitBf16Rows form, for f32 models' split attention products.
   void* q_split = nullptr;
 };
 void qk_norm_rope_store(ElemType type, const QkvRope& p, cudaStream_t stream);
@@ -87,21 +90,24 @@ void swiglu(const float* gate, const float* up, int64_t rows, int64_t f, int64_t
 
 // ---- split_bf16.cu ----
 // f32 values as their nearest bf16 values (hi) and the nearest bf16 values of the remainders
-// (lo; hi + lo is within 2^-16 of the value): three bf16 tensor-core products of split operands
-// make one f32-accurate product (CudaBackend::gemm_split, attention_by_products). `groups`
-// blocks of `rows` rows of K values; strides in elements.
+// (lo; hi + lo is within 2^-16 of the value): one bf16 tensor-core product over rows of
+// lo | hi | hi times rows of hi | lo | hi is lo·hi + hi·lo + hi·hi, an f32-accurate product
+// (CudaBackend::gemm_split, attention_by_split_products). `groups` blocks of `rows` rows of K
+// values; strides in elements; hi2 (a second copy of hi) may be null.
 struct SplitBf16 {
   const float* src = nullptr;
   int64_t groups = 1, rows = 0, K = 0;
   int64_t src_row_stride = 0, src_group_stride = 0;
-  void* hi = nullptr;  // bf16
-  void* lo = nullptr;  // bf16
+  void* hi = nullptr;   // bf16
+  void* lo = nullptr;   // bf16
+  void* hi2 = nullptr;  // bf16
   int64_t dst_row_stride = 0, dst_group_stride = 0;
 };
 void split_bf16(const SplitBf16& args, cudaStream_t stream);
-// The common layout: rows of src (rows, K) to dst (rows, 2K) bf16 as hi | lo (hi_first) or
-// lo | hi.
-void split_bf16_rows(const float* src, int64_t rows, int64_t K, void* dst, bool hi_first,
+// The packed layouts: rows of src (rows, K) to dst (rows, 3K) bf16, as the left operand
+// (LoHiHi: weights) or the right one (HiLoHi: activations, as SplitBf16Rows).
+enum class SplitLayout { LoHiHi, HiLoHi };
+void split_bf16_rows(const float* src, int64_t rows, int64_t K, void* dst, SplitLayout layout,
                      cudaStream_t stream);
 
 // ---- matvec.cu ----

@@ -1,5 +1,7 @@
 // RMSNorm of rows, and Qwen3's per-head query/key RMSNorm fused with RoPE and the KV-cache
 // update (one pass over the new q, k and v instead of four).
+#include <string>
+
 #include "engine/cuda/cuda_check.h"
 #include "engine/cuda/device_types.cuh"
 #include "engine/cuda/kernels.h"
@@ -23,24 +25,40 @@ __global__ void rms_norm_kernel(const float* __restrict__ x, const float* __rest
   }
 }
 
-// Grid (T, h + kvh): block y < h is query head y, else key head y - h (which also copies value
-// head y - h). Thread i < dh/2 owns the RoPE pair (i, i + dh/2).
+// One warp per head: grid (T, ceil((h + kvh) / kHeadsPerBlock)); head y < h is query head y,
+// else key head y - h (whose warp also copies value head y - h). Lane j owns the RoPE pairs
+// (i, i + dh/2) for i = j, j + 32, ... (at most kMaxPairs), kept in registers between the norm's
+// sum and the rotation: no barrier, no shared memory.
+constexpr int kHeadsPerBlock = 4;
+constexpr int kMaxPairs = 4;  // head widths up to 256
+
 template <typename E>
-__global__ void qk_norm_rope_kernel(QkvRope p) {
-  __shared__ float scratch[32];
-  const int64_t t = blockIdx.x, head = blockIdx.y, half = p.dh / 2;
+__global__ void __launch_bounds__(32 * kHeadsPerBlock) qk_norm_rope_kernel(QkvRope p) {
+  const int lane = threadIdx.x & 31;
+  const int64_t t = blockIdx.x;
+  const int64_t head = int64_t{blockIdx.y} * kHeadsPerBlock + (threadIdx.x >> 5);
+  if (head >= p.h + p.kvh) return;  // warp-uniform
+  const int64_t half = p.dh / 2;
   const int64_t pos = (p.pos_dev != nullptr ? *p.pos_dev : p.pos) + t;
   const bool is_q = head < p.h;
   const int64_t g = head - p.h;  // kv head (keys only)
   const float* src = is_q ? p.q + t * p.q_stride + head * p.dh : p.k + t * p.k_stride + g * p.dh;
   const float* w = is_q ? p.q_norm : p.k_norm;
-  const int64_t i = threadIdx.x;
-  const bool active = i < half;
-  const float a = active ? src[i] : 0.0f, b = active ? src[i + half] : 0.0f;
-  const float ss = block_sum(a * a + b * b, scratch);
-  const float scale = 1.0f / sqrtf(ss / static_cast<float>(p.dh) + p.eps);
-  if (active) {
-    const float an = a * scale * w[i], bn = b * scale * w[i + half];
+  float a[kMaxPairs], b[kMaxPairs];
+  float ss = 0.0f;
+#pragma unroll
+  for (int k = 0; k < kMaxPairs; ++k) {
+    const int64_t i = lane + 32 * k;
+    a[k] = i < half ? src[i] : 0.0f;
+    b[k] = i < half ? src[i + half] : 0.0f;
+    ss += a[k] * a[k] + b[k] * b[k];
+  }
+  const float scale = 1.0f / sqrtf(warp_sum(ss) / static_cast<float>(p.dh) + p.eps);
+#pragma unroll
+  for (int k = 0; k < kMaxPairs; ++k) {
+    const int64_t i = lane + 32 * k;
+    if (i >= half) break;
+    const float an = a[k] * scale * w[i], bn = b[k] * scale * w[i + half];
     float cf, sf;
     rope_cos_sin(pos, p.inv_freq[i], &cf, &sf);
     const float ra = an * cf - bn * sf, rb = an * sf + bn * cf;
@@ -49,8 +67,8 @@ __global__ void qk_norm_rope_kernel(QkvRope p) {
       dst[i] = ra;
       dst[i + half] = rb;
       if (p.q_split != nullptr) {
-        store_row_value<SplitBf16Rows>(p.q_split, t * p.h + head, p.dh, i, ra);
-        store_row_value<SplitBf16Rows>(p.q_split, t * p.h + head, p.dh, i + half, rb);
+        store_row_value<SplitBf16Rows>(p.q_split, head * p.T + t, p.dh, i, ra);
+        store_row_value<SplitBf16Rows>(p.q_split, head * p.T + t, p.dh, i + half, rb);
       }
     } else {
       E* dst = static_cast<E*>(p.k_cache) + (g * p.cs + pos) * p.dh;
@@ -61,7 +79,7 @@ __global__ void qk_norm_rope_kernel(QkvRope p) {
   if (!is_q) {
     const float* vs = p.v + t * p.v_stride + g * p.dh;
     E* dst = static_cast<E*>(p.v_cache) + (g * p.cs + pos) * p.dh;
-    for (int64_t j = threadIdx.x; j < p.dh; j += blockDim.x) dst[j] = from_float<E>(vs[j]);
+    for (int64_t j = lane; j < p.dh; j += 32) dst[j] = from_float<E>(vs[j]);
   }
 }
 
@@ -87,11 +105,15 @@ void rms_norm(const float* x, const float* weight, float eps, int64_t rows, int6
 
 void qk_norm_rope_store(ElemType type, const QkvRope& p, cudaStream_t stream) {
   if (p.T == 0) return;
-  const auto threads = static_cast<unsigned>(std::max<int64_t>(32, ceil_div(p.dh / 2, 32) * 32));
-  const dim3 grid(static_cast<unsigned>(p.T), static_cast<unsigned>(p.h + p.kvh));
+  if (p.dh / 2 > 32 * kMaxPairs) {
+    throw_usage("qk_norm_rope takes head widths up to " + std::to_string(64 * kMaxPairs) +
+                ", not " + std::to_string(p.dh));
+  }
+  const dim3 grid(static_cast<unsigned>(p.T),
+                  static_cast<unsigned>(ceil_div(p.h + p.kvh, kHeadsPerBlock)));
   visit_dtype(type, [&](auto tag) {
     using E = decltype(tag);
-    qk_norm_rope_kernel<E><<<grid, threads, 0, stream>>>(p);
+    qk_norm_rope_kernel<E><<<grid, 32 * kHeadsPerBlock, 0, stream>>>(p);
   });
   HH_CUDA_CHECK_LAUNCH();
 }

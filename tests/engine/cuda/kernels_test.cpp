@@ -70,13 +70,15 @@ double rel_error(const std::vector<float>& got, const std::vector<double>& want)
   return std::sqrt(diff / norm);
 }
 
-// Rows of bf16 halves (hi | lo rows of 2n, cuda::SplitBf16Rows) joined back into values.
+// Rows in cuda::SplitBf16Rows form (hi | lo | hi rows of 3n bf16) joined back into values; the
+// two copies of hi must agree.
 std::vector<double> join_halves(const std::vector<uint16_t>& raw, int64_t rows, int64_t n) {
   std::vector<double> out(static_cast<size_t>(rows * n));
   for (int64_t r = 0; r < rows; ++r) {
+    const uint16_t* row = &raw[r * cuda::kSplitParts * n];
     for (int64_t i = 0; i < n; ++i) {
-      out[r * n + i] =
-          double{bf16_to_f32(raw[r * 2 * n + i])} + bf16_to_f32(raw[r * 2 * n + n + i]);
+      EXPECT_EQ(row[i], row[2 * n + i]) << "row " << r << " column " << i;
+      out[r * n + i] = double{bf16_to_f32(row[i])} + bf16_to_f32(row[n + i]);
     }
   }
   return out;
@@ -128,7 +130,7 @@ TEST_P(CudaKernels, RmsNormRowsInEveryOutputType) {
   const auto bytes = out.read();
   const double tol = dtype() == ElemType::F32 ? 1e-6 : 1e-2;
   // And as bf16 halves (the split form of f32 models; the same for every dtype).
-  DeviceBuffer<uint16_t> halves(static_cast<size_t>(rows * 2 * n), 0xffff);
+  DeviceBuffer<uint16_t> halves(static_cast<size_t>(rows * cuda::kSplitParts * n), 0xffff);
   cuda::rms_norm(dx.get(), dw.get(), 1e-6f, rows, n, cuda::SplitBf16Rows{}, halves.get(), nullptr);
   const auto joined = join_halves(halves.read(), rows, n);
   for (int64_t r = 0; r < rows; ++r) {
@@ -190,11 +192,11 @@ TEST_P(CudaKernels, QkNormRopeStoresIntoTheCache) {
                       device_pos ? dpos.get() : nullptr,
                       dfreq.get()};
       // The queries' bf16 halves as well (f32 models' split attention products).
-      DeviceBuffer<uint16_t> q_halves(static_cast<size_t>(T * h * 2 * dh), 0xffff);
+      DeviceBuffer<uint16_t> q_halves(static_cast<size_t>(T * h * cuda::kSplitParts * dh), 0xffff);
       p.q_split = q_halves.get();
       cuda::qk_norm_rope_store(dtype(), p, nullptr);
       const auto gq = dq.read();
-      const auto joined = join_halves(q_halves.read(), T * h, dh);
+      const auto joined = join_halves(q_halves.read(), h * T, dh);  // head-major
       const auto gk = kc.read(), gv = vc.read();
       const double tol = dtype() == ElemType::F32 ? 2e-5 : 1e-2;
       for (int64_t t = 0; t < T; ++t) {
@@ -202,7 +204,7 @@ TEST_P(CudaKernels, QkNormRopeStoresIntoTheCache) {
           const auto want = ref_head(&q[(t * h + j) * dh], qn, dh, 1e-6, pos + t, theta);
           for (int64_t i = 0; i < dh; ++i) {
             EXPECT_NEAR(gq[(t * h + j) * dh + i], want[i], 2e-5 * (1 + std::abs(want[i])));
-            EXPECT_NEAR(joined[(t * h + j) * dh + i], gq[(t * h + j) * dh + i],
+            EXPECT_NEAR(joined[(j * T + t) * dh + i], gq[(t * h + j) * dh + i],
                         kSplitTolerance * std::abs(gq[(t * h + j) * dh + i]));
           }
         }
@@ -223,6 +225,14 @@ TEST_P(CudaKernels, QkNormRopeStoresIntoTheCache) {
       }
     }
   }
+}
+
+TEST_P(CudaKernels, QkNormRopeRefusesHeadsWiderThan256) {
+  cuda::QkvRope p{};
+  p.T = 1;
+  p.h = p.kvh = 1;
+  p.dh = 264;
+  EXPECT_THROW(cuda::qk_norm_rope_store(dtype(), p, nullptr), UsageError);
 }
 
 TEST_P(CudaKernels, MatvecModesMatchReference) {
@@ -369,7 +379,7 @@ TEST_P(CudaKernels, CausalSoftmaxMatchesReference) {
   DeviceBuffer<uint8_t> dp(static_cast<size_t>(h * T * n) * elem_size(dtype()), 0xff);
   cuda::causal_softmax(dtype(), ds.get(), h, T, n, p0, dp.get(), nullptr);
   const auto got = dp.read();
-  DeviceBuffer<uint16_t> halves(static_cast<size_t>(h * T * 2 * n), 0xffff);
+  DeviceBuffer<uint16_t> halves(static_cast<size_t>(h * T * cuda::kSplitParts * n), 0xffff);
   cuda::causal_softmax(cuda::SplitBf16Rows{}, ds.get(), h, T, n, p0, halves.get(), nullptr);
   const auto joined = join_halves(halves.read(), h * T, n);
   const double tol = dtype() == ElemType::F32 ? 1e-6 : dtype() == ElemType::F16 ? 1e-3 : 8e-3;
@@ -403,7 +413,7 @@ TEST_P(CudaKernels, SwigluOfPackedAndStridedRows) {
     DeviceBuffer<uint8_t> out(static_cast<size_t>(rows * f) * elem_size(dtype()), 0xff);
     cuda::swiglu(d.get(), d.get() + up, rows, f, stride, dtype(), out.get(), nullptr);
     const auto got = out.read();
-    DeviceBuffer<uint16_t> halves(static_cast<size_t>(rows * 2 * f), 0xffff);
+    DeviceBuffer<uint16_t> halves(static_cast<size_t>(rows * cuda::kSplitParts * f), 0xffff);
     cuda::swiglu(d.get(), d.get() + up, rows, f, stride, cuda::SplitBf16Rows{}, halves.get(),
                  nullptr);
     const auto joined = join_halves(halves.read(), rows, f);
@@ -423,7 +433,8 @@ TEST_P(CudaKernels, SwigluOfPackedAndStridedRows) {
 }
 
 // The bf16 halves: hi is the nearest bf16 value of the input, lo the nearest of the remainder,
-// hi + lo within 2^-16 of the input, in both orders, over magnitudes from tiny to huge.
+// hi + lo within 2^-16 of the input, hi twice, in both layouts, over magnitudes from tiny to
+// huge.
 TEST(CudaSplitBf16, HalvesAreNearestBf16) {
   HH_SKIP_WITHOUT_GPU();
   std::mt19937_64 rng(5);
@@ -447,15 +458,17 @@ TEST(CudaSplitBf16, HalvesAreNearestBf16) {
     }
     return true;
   };
-  for (const bool hi_first : {true, false}) {
-    DeviceBuffer<uint16_t> dst(static_cast<size_t>(2 * rows * K), 0xffff);
-    cuda::split_bf16_rows(src.get(), rows, K, dst.get(), hi_first, nullptr);
+  for (const auto layout : {cuda::SplitLayout::LoHiHi, cuda::SplitLayout::HiLoHi}) {
+    DeviceBuffer<uint16_t> dst(static_cast<size_t>(3 * rows * K), 0xffff);
+    cuda::split_bf16_rows(src.get(), rows, K, dst.get(), layout, nullptr);
     const auto got = dst.read();
+    const bool lo_first = layout == cuda::SplitLayout::LoHiHi;
     for (int64_t r = 0; r < rows; ++r) {
       for (int64_t k = 0; k < K; ++k) {
         const float in = x[r * K + k];
-        const uint16_t hi = got[r * 2 * K + (hi_first ? k : K + k)];
-        const uint16_t lo = got[r * 2 * K + (hi_first ? K + k : k)];
+        const uint16_t hi = got[r * 3 * K + (lo_first ? K + k : k)];
+        const uint16_t lo = got[r * 3 * K + (lo_first ? k : K + k)];
+        EXPECT_EQ(got[r * 3 * K + 2 * K + k], hi) << r << " " << k;  // hi again
         if (std::isinf(in)) {
           EXPECT_EQ(bf16_to_f32(hi), in);
           EXPECT_EQ(bf16_to_f32(lo), 0.0f);
@@ -477,9 +490,10 @@ TEST(CudaSplitBf16, GroupedRowsToPlanes) {
   HH_SKIP_WITHOUT_GPU();
   std::mt19937_64 rng(6);
   const int64_t groups = 3, rows = 4, K = 5, row_stride = 7, group_stride = 40;
+  const int64_t plane = rows * K;
   const std::vector<float> x = random_floats(groups * group_stride, rng);
   DeviceBuffer<float> src(x);
-  DeviceBuffer<uint16_t> dst(static_cast<size_t>(groups * 2 * rows * K), 0xffff);
+  DeviceBuffer<uint16_t> dst(static_cast<size_t>(groups * 3 * plane), 0xffff);
   cuda::SplitBf16 a;
   a.src = src.get();
   a.groups = groups;
@@ -488,18 +502,20 @@ TEST(CudaSplitBf16, GroupedRowsToPlanes) {
   a.src_row_stride = row_stride;
   a.src_group_stride = group_stride;
   a.lo = dst.get();
-  a.hi = dst.get() + rows * K;
+  a.hi = dst.get() + plane;
+  a.hi2 = dst.get() + 2 * plane;
   a.dst_row_stride = K;
-  a.dst_group_stride = 2 * rows * K;
+  a.dst_group_stride = 3 * plane;
   cuda::split_bf16(a, nullptr);
   const auto got = dst.read();
   for (int64_t g = 0; g < groups; ++g) {
     for (int64_t r = 0; r < rows; ++r) {
       for (int64_t k = 0; k < K; ++k) {
         const float in = x[g * group_stride + r * row_stride + k];
-        const size_t at = static_cast<size_t>(g * 2 * rows * K + r * K + k);
-        const double hi = bf16_to_f32(got[at + rows * K]), lo = bf16_to_f32(got[at]);
+        const size_t at = static_cast<size_t>(g * 3 * plane + r * K + k);
+        const double hi = bf16_to_f32(got[at + plane]), lo = bf16_to_f32(got[at]);
         EXPECT_EQ(hi, bf16_to_f32(f32_to_bf16(in))) << g << " " << r << " " << k;
+        EXPECT_EQ(got[at + 2 * plane], got[at + plane]) << g << " " << r << " " << k;
         EXPECT_LE(std::abs(in - hi - lo), std::ldexp(std::abs(double{in}), -16));
       }
     }
