@@ -161,15 +161,7 @@ __global__ void __launch_bounds__(kThreads, 1) attention_decode_kernel(DecodeAtt
   if (rotates) {
     const float* src = is_q ? r.q + head * dh : r.k + g * dh;
     float x0[kPairs], x1[kPairs];
-    float ss = 0.0f;
-#pragma unroll
-    for (int k = 0; k < kPairs; ++k) {
-      const int i = lane + 32 * k;
-      x0[k] = i < half ? src[i] : 0.0f;
-      x1[k] = i < half ? src[i + half] : 0.0f;
-      ss += x0[k] * x0[k] + x1[k] * x1[k];
-    }
-    const float scale = 1.0f / sqrtf(warp_sum(ss) / static_cast<float>(dh) + r.eps);
+    const float scale = load_head_pairs(src, half, lane, r.eps, x0, x1);
     const float q_scale = 1.0f / sqrtf(static_cast<float>(dh));
 #pragma unroll
     for (int k = 0; k < kPairs; ++k) {

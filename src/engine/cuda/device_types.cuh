@@ -93,6 +93,23 @@ __device__ __forceinline__ void rope_cos_sin(int64_t pos, double inv_freq, float
   sincospif(static_cast<float>(r), s, c);
 }
 
+// A warp's share of a head vector x of 2 half values as NeoX pairs: lane j loads (x[i],
+// x[i + half]) for i = j + 32k into a[k], b[k] (zeros past half). Returns Qwen3's RMSNorm scale
+// of the head, 1 / sqrt(mean(x^2) + eps), on every lane.
+template <int kPairs>
+__device__ __forceinline__ float load_head_pairs(const float* x, int half, int lane, float eps,
+                                                 float (&a)[kPairs], float (&b)[kPairs]) {
+  float ss = 0.0f;
+#pragma unroll
+  for (int k = 0; k < kPairs; ++k) {
+    const int i = lane + 32 * k;
+    a[k] = i < half ? x[i] : 0.0f;
+    b[k] = i < half ? x[i + half] : 0.0f;
+    ss += a[k] * a[k] + b[k] * b[k];
+  }
+  return 1.0f / sqrtf(warp_sum(ss) / static_cast<float>(2 * half) + eps);
+}
+
 // A reduction over the block (blockDim.x a multiple of 32, at most 1024) with warp_reduce (a
 // warp's reduction) and `identity`; every thread gets the result. `scratch` holds 32 floats;
 // each call begins with a barrier, so calls may reuse it.

@@ -45,15 +45,7 @@ __global__ void __launch_bounds__(32 * kHeadsPerBlock) qk_norm_rope_kernel(QkvRo
   const float* src = is_q ? p.q + t * p.q_stride + head * p.dh : p.k + t * p.k_stride + g * p.dh;
   const float* w = is_q ? p.q_norm : p.k_norm;
   float a[kMaxPairs], b[kMaxPairs];
-  float ss = 0.0f;
-#pragma unroll
-  for (int k = 0; k < kMaxPairs; ++k) {
-    const int64_t i = lane + 32 * k;
-    a[k] = i < half ? src[i] : 0.0f;
-    b[k] = i < half ? src[i + half] : 0.0f;
-    ss += a[k] * a[k] + b[k] * b[k];
-  }
-  const float scale = 1.0f / sqrtf(warp_sum(ss) / static_cast<float>(p.dh) + p.eps);
+  const float scale = load_head_pairs(src, static_cast<int>(half), lane, p.eps, a, b);
 #pragma unroll
   for (int k = 0; k < kMaxPairs; ++k) {
     const int64_t i = lane + 32 * k;
