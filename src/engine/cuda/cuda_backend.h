@@ -1,7 +1,7 @@
 #pragma once
 // The CUDA backend: weights and KV caches in GPU memory, prefill through cuBLAS matrix products
-// (tensor cores: f16/bf16 directly, f32 as three bf16 products of split operands so that logits
-// match the CPU, plain f32 SGEMM where the split weights do not fit), and a
+// (tensor cores: f16/bf16 directly, f32 as bf16 products of split operands so that logits match
+// the CPU, plain f32 SGEMM where the split weights do not fit), and a
 // decode loop that never returns to the host: one CUDA graph per shape holds a conditional
 // while node whose body is one decode step (its last kernel picks the next token, writes it to
 // the device-side state and clears the loop condition on eos, the token limit or a full cache).
@@ -103,10 +103,10 @@ class CudaBackend final : public Backend {
   // scores, allocated at the first use; the flash kernel serves otherwise).
   bool products_fit(int64_t T, int64_t p0);
   void attention_by_products(const KVCache& cache, int64_t l, int64_t T, int64_t p0, void* out);
-  // Its f32 form with split weights: each product as three bf16 products of split operands
-  // (split_bf16.cu), over one layer's key and value planes (kvh, cs, dh) and the queries' halves
-  // in ws.q2 (qk_norm_rope_store's q_split); the output goes to ws.xsplit as the split input of
-  // the output projection.
+  // Its f32 form with split weights: each product one bf16 product of split operands
+  // (split_bf16.cu), head-major, over one layer's key and value planes (kvh, cs, dh) and the
+  // queries' halves in ws.q2 (qk_norm_rope_store's q_split); the output goes (through ws.att,
+  // head-major) to ws.xsplit as the split input of the output projection.
   void attention_by_split_products(const void* k_plane, const void* v_plane, int64_t cs, int64_t T,
                                    int64_t n, int64_t p0);
   // Runs the decode loop until the state says done; graph or host driven.

@@ -1,7 +1,8 @@
 // The CUDA backend's prefill (Qwen3, DESIGN.md): chunks of tokens through cuBLAS matrix
-// products, tensor cores in f16/bf16 and, for f32 models, three bf16 products of split operands
-// per product (split_bf16.cu) so that logits stay within 1e-4 of the CPU's; attention as two
-// batched products around a causal softmax while the cache is short, else the flash kernel.
+// products, tensor cores in f16/bf16 and, for f32 models, bf16 products of split operands
+// (split_bf16.cu: lo·hi + hi·lo + hi·hi in one product) so that logits stay within 1e-4 of the
+// CPU's; attention as two batched products around a causal softmax while the cache is short,
+// else the flash kernel.
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -59,6 +60,7 @@ void CudaBackend::drop_stale_split_weights() {
 }
 
 const CudaBackend::SplitWeights* CudaBackend::split_weights(const Weights& w) {
+  if (!split_products_enabled()) return nullptr;
   std::vector<const void*> addresses;
   std::vector<const Array*> arrays;
   for (const LayerWeights& lw : w.layers) {
@@ -68,7 +70,6 @@ const CudaBackend::SplitWeights* CudaBackend::split_weights(const Weights& w) {
       arrays.push_back(a);
     }
   }
-  if (!split_products_enabled()) return nullptr;
   if (split_ && !split_->expired() && split_->addresses == addresses) return split_.get();
   split_.reset();  // other weights (or freed ones): their halves go first
 

@@ -45,7 +45,7 @@ struct CudaBackend::Workspace {
 
   float* x = nullptr;       // (chunk, d) residual stream; decode uses row 0
   float* qkv = nullptr;     // (qd + 2 kvd) decode projections, q | k | v
-  float* att = nullptr;     // (chunk, qd) attention output
+  float* att = nullptr;     // (chunk, qd) attention output; (h, chunk, dh) for split products
   float* act = nullptr;     // (f) decode SwiGLU output
   float* logits = nullptr;  // (64 rows, v): the logits computed and copied out at once
   void* xin = nullptr;      // (chunk, max(d, qd, f)) E: input of a prefill matrix product
