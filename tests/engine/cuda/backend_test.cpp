@@ -87,7 +87,8 @@ TEST_P(CudaBackendTest, LogitsMatchTheCpuForPrefillAndDecode) {
 
 // f32 prefill runs as split bf16 products (split weights made at the first prefill of each
 // weights value) or, with HH_CUDA_SPLIT_BF16=0 (as where they do not fit), as plain f32 products:
-// both match the CPU, and weights swapped on one backend get their own halves.
+// both match the CPU, weights swapped on one backend get their own halves, and long prompts whose
+// attention leaves the products for the flash kernel match too.
 TEST_P(CudaBackendTest, F32PrefillSplitAndPlainMatchTheCpu) {
   if (GetParam() != ElemType::F32) GTEST_SKIP() << "f32 only";
   const Weights other_host = test::random_weights(test_config(), ElemType::F32, 8);
@@ -107,6 +108,17 @@ TEST_P(CudaBackendTest, F32PrefillSplitAndPlainMatchTheCpu) {
     }
   }
   unsetenv("HH_CUDA_SPLIT_BF16");
+  // A prompt past the attention products' 1024 keys: its last chunk takes the flash kernel
+  // between split projections (the queries copied out packed, its output split afterwards).
+  std::vector<int64_t> long_prompt(1030);
+  for (size_t i = 0; i < long_prompt.size(); ++i)
+    long_prompt[i] = static_cast<int64_t>(i * 7 % 301);
+  auto cc = cache(*cpu_, 1040), gc = cache(*gpu_, 1040);
+  const Array want = cpu_->logits(*cpu_w_, *cc, 0, long_prompt);
+  const Array got = gpu_->logits(*gpu_w_, *gc, 0, long_prompt);
+  for (const int64_t t : {int64_t{0}, int64_t{511}, int64_t{1023}, int64_t{1024}, int64_t{1029}}) {
+    EXPECT_LT(rel_error(got, want, t), tolerance()) << "long prompt, position " << t;
+  }
 }
 
 TEST_P(CudaBackendTest, GreedyTokensMatchTheCpu) {
