@@ -134,7 +134,7 @@ TEST_F(ChatE2E, TerminalSessionWithEveryCommand) {
   s.type("clear\r");
   ASSERT_TRUE(s.wait_for("conversation cleared", 5s)) << s.output();
   ASSERT_TRUE(s.wait_for("(ctx: 0/2048)> ", 5s)) << s.output();
-  s.type("\x04");  // Ctrl-D
+  ASSERT_TRUE(s.type_when_raw("\x04", 5s)) << s.output();  // Ctrl-D
   EXPECT_EQ(s.wait_exit(10s), 0) << s.output();
 }
 

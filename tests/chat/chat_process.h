@@ -6,6 +6,7 @@
 #include <pty.h>
 #include <signal.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -112,6 +113,22 @@ class PtySession {
       const ssize_t n = write(master_, keys.data() + at, keys.size() - at);
       if (n <= 0) return;
       at += static_cast<size_t>(n);
+    }
+  }
+  // Types `keys` once the line editor reads the terminal raw (canonical mode off), reading what
+  // the program prints meanwhile; false if that does not happen within the timeout. Needed for
+  // keys that canonical mode would take itself: a Ctrl-D typed between the prompt appearing and
+  // the editor's switch to raw mode becomes an end-of-file mark the editor never sees.
+  bool type_when_raw(const std::string& keys, std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (true) {
+      termios mode{};
+      if (tcgetattr(master_, &mode) == 0 && (mode.c_lflag & ICANON) == 0) {
+        type(keys);
+        return true;
+      }
+      if (std::chrono::steady_clock::now() >= deadline) return false;
+      read_some(std::chrono::milliseconds(5));
     }
   }
   // Reads until `text` appears after the current mark (then moves the mark past it) or the
