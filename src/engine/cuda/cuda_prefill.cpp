@@ -322,56 +322,56 @@ int64_t CudaBackend::prefill(const Weights& w, KVCache& cache, int64_t pos, int6
                                           stream_));
         });
       }
+      // The attention output, the output projection's input: f16/bf16 products write it in the
+      // model's dtype; f32 (and the flash kernel) write f32 into ws.att; split products write
+      // its halves straight into ws.xsplit.
+      const void* att_in = ws.att;
       if (split_attention) {
         timer_->run("attention_products", [&] {
           attention_by_split_products(layer_plane(cache.k, l), layer_plane(cache.v, l),
                                       cache.context(), Tc, p0 + Tc, p0);
         });
-        timer_->run("gemm_attn_output",
-                    [&] { gemm_split(sl->attn_output, d, qd, ws.xsplit, Tc, ws.x, d, true); });
-      } else {
-        // f16/bf16: the products write the attention output in the model's dtype, ready for the
-        // output projection; f32 (and the flash kernel) write f32 into ws.att.
-        const void* att_in = ws.att;
+      } else if (by_products) {
         void* product_out = f32 ? static_cast<void*>(ws.att) : ws.xin;
-        if (by_products) {
-          timer_->run("attention_products",
-                      [&] { attention_by_products(cache, l, Tc, p0, product_out); });
-          att_in = product_out;
-        } else {
-          timer_->run("attention", [&] {
-            AttentionArgs a{ws.q,
-                            layer_plane(cache.k, l),
-                            layer_plane(cache.v, l),
-                            ws.att,
-                            Tc,
-                            h,
-                            kvh,
-                            dh,
-                            cache.context(),
-                            p0,
-                            nullptr,
-                            splits,
-                            ws.partial,
-                            ws.counters};
-            attention(E, a, stream_);
-          });
-          if (!f32) {
-            timer_->run("convert", [&] { convert_f32(ws.att, Tc * qd, E, ws.xin, stream_); });
-            att_in = ws.xin;
-          }
-        }
-        if (sl != nullptr) {
-          timer_->run("split_bf16", [&] {
-            split_bf16_rows(static_cast<const float*>(att_in), Tc, qd, ws.xsplit,
-                            SplitLayout::HiLoHi, stream_);
-          });
-          timer_->run("gemm_attn_output",
-                      [&] { gemm_split(sl->attn_output, d, qd, ws.xsplit, Tc, ws.x, d, true); });
-        } else {
-          timer_->run("gemm_attn_output", [&] { gemm(lw.attn_output, att_in, Tc, ws.x, true); });
+        timer_->run("attention_products",
+                    [&] { attention_by_products(cache, l, Tc, p0, product_out); });
+        att_in = product_out;
+      } else {
+        timer_->run("attention", [&] {
+          AttentionArgs a{ws.q,
+                          layer_plane(cache.k, l),
+                          layer_plane(cache.v, l),
+                          ws.att,
+                          Tc,
+                          h,
+                          kvh,
+                          dh,
+                          cache.context(),
+                          p0,
+                          nullptr,
+                          splits,
+                          ws.partial,
+                          ws.counters};
+          attention(E, a, stream_);
+        });
+        if (!f32) {
+          timer_->run("convert", [&] { convert_f32(ws.att, Tc * qd, E, ws.xin, stream_); });
+          att_in = ws.xin;
         }
       }
+      if (sl != nullptr && !split_attention) {
+        timer_->run("split_bf16", [&] {
+          split_bf16_rows(static_cast<const float*>(att_in), Tc, qd, ws.xsplit, SplitLayout::HiLoHi,
+                          stream_);
+        });
+      }
+      timer_->run("gemm_attn_output", [&] {
+        if (sl != nullptr) {
+          gemm_split(sl->attn_output, d, qd, ws.xsplit, Tc, ws.x, d, true);
+        } else {
+          gemm(lw.attn_output, att_in, Tc, ws.x, true);
+        }
+      });
       norm_input(lw.ffn_norm);
       if (sl != nullptr) {
         timer_->run("gemm_ffn_gate_up", [&] {

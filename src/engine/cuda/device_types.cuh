@@ -156,10 +156,13 @@ __host__ __device__ inline int64_t ceil_div(int64_t a, int64_t b) { return (a + 
 // v as its nearest bf16 value and the nearest bf16 value of the remainder (split_bf16.cu).
 // v - hi is exact in f32 (the two are within one bf16 rounding); infinities (and values that
 // round to one) and NaN travel in the high part alone.
-__device__ __forceinline__ void split_value(float v, __nv_bfloat16& hi, __nv_bfloat16& lo) {
-  hi = __float2bfloat16_rn(v);
+struct Bf16Halves {
+  __nv_bfloat16 hi, lo;
+};
+__device__ __forceinline__ Bf16Halves split_value(float v) {
+  const __nv_bfloat16 hi = __float2bfloat16_rn(v);
   const float h = __bfloat162float(hi);
-  lo = __float2bfloat16_rn(isfinite(h) ? v - h : 0.0f);
+  return {hi, __float2bfloat16_rn(isfinite(h) ? v - h : 0.0f)};
 }
 
 // Element i of row `row` of a row kernel's output of rows of n values: of type Out, or with
@@ -169,8 +172,10 @@ __device__ __forceinline__ void store_row_value(void* out, int64_t row, int64_t 
                                                 float v) {
   if constexpr (std::is_same_v<Out, SplitBf16Rows>) {
     auto* o = static_cast<__nv_bfloat16*>(out) + row * kSplitParts * n;
-    split_value(v, o[i], o[n + i]);
-    o[2 * n + i] = o[i];
+    const Bf16Halves s = split_value(v);
+    o[i] = s.hi;
+    o[n + i] = s.lo;
+    o[2 * n + i] = s.hi;
   } else {
     static_cast<Out*>(out)[row * n + i] = from_float<Out>(v);
   }

@@ -17,14 +17,16 @@ __global__ void convert_kernel(const float* __restrict__ x, int64_t n, Out* __re
   }
 }
 
+// Grid (blocks per row, rows up to 65535): blocks stride over the rows beyond it.
 template <typename Out>
 __global__ void swiglu_kernel(const float* __restrict__ gate, const float* __restrict__ up,
-                              int64_t f, int64_t stride, void* __restrict__ out) {
-  const int64_t row = blockIdx.y;
-  for (int64_t i = blockIdx.x * int64_t{kThreads} + threadIdx.x; i < f;
-       i += int64_t{gridDim.x} * kThreads) {
-    const float g = gate[row * stride + i];
-    store_row_value<Out>(out, row, f, i, g / (1.0f + expf(-g)) * up[row * stride + i]);
+                              int64_t rows, int64_t f, int64_t stride, void* __restrict__ out) {
+  for (int64_t row = blockIdx.y; row < rows; row += gridDim.y) {
+    for (int64_t i = blockIdx.x * int64_t{kThreads} + threadIdx.x; i < f;
+         i += int64_t{gridDim.x} * kThreads) {
+      const float g = gate[row * stride + i];
+      store_row_value<Out>(out, row, f, i, g / (1.0f + expf(-g)) * up[row * stride + i]);
+    }
   }
 }
 
@@ -49,17 +51,10 @@ template <typename Out>
 void launch_swiglu(const float* gate, const float* up, int64_t rows, int64_t f, int64_t stride,
                    void* out, cudaStream_t stream) {
   if (rows == 0 || f == 0) return;
-  const auto blocks_per_row = static_cast<unsigned>(std::min<int64_t>(ceil_div(f, kThreads), 16));
-  // Row offsets of the output in elements of its rows (3f bf16 for split halves).
-  const int64_t out_row = std::is_same_v<Out, SplitBf16Rows> ? kSplitParts * f : f;
-  using Elem = std::conditional_t<std::is_same_v<Out, SplitBf16Rows>, __nv_bfloat16, Out>;
-  constexpr int64_t kMaxRows = 65535;  // a grid's y extent
-  for (int64_t r0 = 0; r0 < rows; r0 += kMaxRows) {
-    const auto n = static_cast<unsigned>(std::min(kMaxRows, rows - r0));
-    swiglu_kernel<Out><<<dim3(blocks_per_row, n), kThreads, 0, stream>>>(
-        gate + r0 * stride, up + r0 * stride, f, stride, static_cast<Elem*>(out) + r0 * out_row);
-    HH_CUDA_CHECK_LAUNCH();
-  }
+  const dim3 grid(static_cast<unsigned>(std::min<int64_t>(ceil_div(f, kThreads), 16)),
+                  static_cast<unsigned>(std::min<int64_t>(rows, 65535)));
+  swiglu_kernel<Out><<<grid, kThreads, 0, stream>>>(gate, up, rows, f, stride, out);
+  HH_CUDA_CHECK_LAUNCH();
 }
 
 }  // namespace

@@ -77,22 +77,28 @@ __global__ void __launch_bounds__(32 * kHeadsPerBlock) qk_norm_rope_kernel(QkvRo
 
 }  // namespace
 
+namespace {
+
+template <typename Out>
+void launch_rms_norm(const float* x, const float* weight, float eps, int64_t rows, int64_t n,
+                     void* out, cudaStream_t stream) {
+  if (rows == 0) return;
+  rms_norm_kernel<Out><<<static_cast<unsigned>(rows), 256, 0, stream>>>(x, weight, eps, n, out);
+  HH_CUDA_CHECK_LAUNCH();
+}
+
+}  // namespace
+
 void rms_norm(const float* x, const float* weight, float eps, int64_t rows, int64_t n,
               ElemType out_type, void* out, cudaStream_t stream) {
-  if (rows == 0) return;
   visit_dtype(out_type, [&](auto tag) {
-    using Out = decltype(tag);
-    rms_norm_kernel<Out><<<static_cast<unsigned>(rows), 256, 0, stream>>>(x, weight, eps, n, out);
+    launch_rms_norm<decltype(tag)>(x, weight, eps, rows, n, out, stream);
   });
-  HH_CUDA_CHECK_LAUNCH();
 }
 
 void rms_norm(const float* x, const float* weight, float eps, int64_t rows, int64_t n,
               SplitBf16Rows, void* out, cudaStream_t stream) {
-  if (rows == 0) return;
-  rms_norm_kernel<SplitBf16Rows>
-      <<<static_cast<unsigned>(rows), 256, 0, stream>>>(x, weight, eps, n, out);
-  HH_CUDA_CHECK_LAUNCH();
+  launch_rms_norm<SplitBf16Rows>(x, weight, eps, rows, n, out, stream);
 }
 
 void qk_norm_rope_store(ElemType type, const QkvRope& p, cudaStream_t stream) {

@@ -18,17 +18,24 @@ namespace {
 
 constexpr int kThreads = 256;
 
+// Grid (blocks per row, rows, groups), each extent at most 65535: blocks stride over the rows
+// and groups beyond it.
 __global__ void split_bf16_kernel(SplitBf16 a) {
-  const int64_t group = blockIdx.z, row = blockIdx.y;
-  const float* s = a.src + group * a.src_group_stride + row * a.src_row_stride;
-  const int64_t d = group * a.dst_group_stride + row * a.dst_row_stride;
-  auto* hi = static_cast<__nv_bfloat16*>(a.hi) + d;
-  auto* lo = static_cast<__nv_bfloat16*>(a.lo) + d;
-  auto* hi2 = a.hi2 != nullptr ? static_cast<__nv_bfloat16*>(a.hi2) + d : nullptr;
-  for (int64_t k = blockIdx.x * int64_t{kThreads} + threadIdx.x; k < a.K;
-       k += int64_t{gridDim.x} * kThreads) {
-    split_value(s[k], hi[k], lo[k]);
-    if (hi2 != nullptr) hi2[k] = hi[k];
+  for (int64_t group = blockIdx.z; group < a.groups; group += gridDim.z) {
+    for (int64_t row = blockIdx.y; row < a.rows; row += gridDim.y) {
+      const float* s = a.src + group * a.src_group_stride + row * a.src_row_stride;
+      const int64_t d = group * a.dst_group_stride + row * a.dst_row_stride;
+      auto* hi = static_cast<__nv_bfloat16*>(a.hi) + d;
+      auto* lo = static_cast<__nv_bfloat16*>(a.lo) + d;
+      auto* hi2 = a.hi2 != nullptr ? static_cast<__nv_bfloat16*>(a.hi2) + d : nullptr;
+      for (int64_t k = blockIdx.x * int64_t{kThreads} + threadIdx.x; k < a.K;
+           k += int64_t{gridDim.x} * kThreads) {
+        const Bf16Halves h = split_value(s[k]);
+        hi[k] = h.hi;
+        lo[k] = h.lo;
+        if (hi2 != nullptr) hi2[k] = h.hi;
+      }
+    }
   }
 }
 
@@ -36,21 +43,11 @@ __global__ void split_bf16_kernel(SplitBf16 a) {
 
 void split_bf16(const SplitBf16& a, cudaStream_t stream) {
   if (a.groups == 0 || a.rows == 0 || a.K == 0) return;
-  if (a.groups > 65535) throw_usage("split_bf16: more than 65535 groups");
   const auto blocks_per_row = static_cast<unsigned>(std::min<int64_t>(ceil_div(a.K, kThreads), 8));
-  constexpr int64_t kMaxRows = 65535;  // a grid's y extent
-  for (int64_t r0 = 0; r0 < a.rows; r0 += kMaxRows) {
-    SplitBf16 part = a;
-    part.rows = std::min(kMaxRows, a.rows - r0);
-    part.src += r0 * a.src_row_stride;
-    part.hi = static_cast<__nv_bfloat16*>(a.hi) + r0 * a.dst_row_stride;
-    part.lo = static_cast<__nv_bfloat16*>(a.lo) + r0 * a.dst_row_stride;
-    if (a.hi2 != nullptr) part.hi2 = static_cast<__nv_bfloat16*>(a.hi2) + r0 * a.dst_row_stride;
-    const dim3 grid(blocks_per_row, static_cast<unsigned>(part.rows),
-                    static_cast<unsigned>(a.groups));
-    split_bf16_kernel<<<grid, kThreads, 0, stream>>>(part);
-    HH_CUDA_CHECK_LAUNCH();
-  }
+  const dim3 grid(blocks_per_row, static_cast<unsigned>(std::min<int64_t>(a.rows, 65535)),
+                  static_cast<unsigned>(std::min<int64_t>(a.groups, 65535)));
+  split_bf16_kernel<<<grid, kThreads, 0, stream>>>(a);
+  HH_CUDA_CHECK_LAUNCH();
 }
 
 void split_bf16_rows(const float* src, int64_t rows, int64_t K, void* dst, SplitLayout layout,

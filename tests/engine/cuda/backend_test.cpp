@@ -94,6 +94,7 @@ TEST_P(CudaBackendTest, F32PrefillSplitAndPlainMatchTheCpu) {
   const Weights other_host = test::random_weights(test_config(), ElemType::F32, 8);
   auto other_cpu = cpu_->adopt(other_host);
   auto other_gpu = gpu_->adopt(other_host);
+  std::vector<float> split_logits, plain_logits;  // of the first weights
   for (const char* setting : {"1", "0", "1"}) {
     ASSERT_EQ(setenv("HH_CUDA_SPLIT_BF16", setting, 1), 0);
     for (int round = 0; round < 2; ++round) {
@@ -105,8 +106,14 @@ TEST_P(CudaBackendTest, F32PrefillSplitAndPlainMatchTheCpu) {
       for (int64_t t = 0; t < want.dim(0); ++t) {
         EXPECT_LT(rel_error(got, want, t), tolerance()) << setting << " " << round << " " << t;
       }
+      if (round == 0) {
+        (setting[0] == '0' ? plain_logits : split_logits)
+            .assign(got.data<float>(), got.data<float>() + got.count());
+      }
     }
   }
+  // The two paths are different arithmetic: equal logits would mean one of them never ran.
+  EXPECT_NE(split_logits, plain_logits);
   unsetenv("HH_CUDA_SPLIT_BF16");
   // A prompt past the attention products' 1024 keys: its last chunk takes the flash kernel
   // between split projections (the queries copied out packed, its output split afterwards).
