@@ -97,8 +97,9 @@ case " $STEPS " in *" variants "*)
   for v in default: ${VARIANTS:-} default:; do
     name=${v%%:*}
     settings=${v#*:}
+    # A time limit each, so that a variant that hangs costs a minute and a half, not the call.
     # shellcheck disable=SC2046
-    env $(echo "$settings" | tr ',' ' ') HH_CUDA_BENCH_MODELS=$MODELS "$BIN/hh_bench" \
+    env $(echo "$settings" | tr ',' ' ') HH_CUDA_BENCH_MODELS=$MODELS timeout 90 "$BIN/hh_bench" \
       --benchmark_filter='Cuda0p6BDecode' \
       --benchmark_out="$OUT/variant.json" --benchmark_out_format=json > /dev/null 2>&1 ||
       status=1
