@@ -104,11 +104,10 @@ class CudaBackend final : public Backend {
   bool products_fit(int64_t T, int64_t p0);
   void attention_by_products(const KVCache& cache, int64_t l, int64_t T, int64_t p0, void* out);
   // Its f32 form with split weights: each product one bf16 product of split operands
-  // (split_bf16.cu), head-major, over one layer's key and value planes (kvh, cs, dh) and the
-  // queries' halves in ws.q2 (qk_norm_rope_store's q_split); the output goes (through ws.att,
-  // head-major) to ws.xsplit as the split input of the output projection.
-  void attention_by_split_products(const void* k_plane, const void* v_plane, int64_t cs, int64_t T,
-                                   int64_t n, int64_t p0);
+  // (split_bf16.cu), head-major, over layer l's key and value planes and the queries' halves in
+  // ws.q2 (qk_norm_rope_store's q_split); the output goes (through ws.att, head-major) to
+  // ws.xsplit as the split input of the output projection.
+  void attention_by_split_products(const KVCache& cache, int64_t l, int64_t T, int64_t p0);
   // Runs the decode loop until the state says done; graph or host driven.
   void decode_loop(const Weights& w, KVCache& cache, bool sampling);
 

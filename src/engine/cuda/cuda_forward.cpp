@@ -80,6 +80,7 @@ CudaBackend::Workspace& CudaBackend::workspace(const ModelConfig& c, int64_t cs,
   }
   const uint64_t generation = next_generation();
   ws_.reset();  // free first: the new workspace may need the room
+  drop_stale_split_weights();
   auto ws = std::make_unique<Workspace>();
   ws->c = c;
   ws->dtype = dtype();

@@ -73,11 +73,9 @@ const CudaBackend::SplitWeights* CudaBackend::split_weights(const Weights& w) {
   if (split_ && !split_->expired() && split_->addresses == addresses) return split_.get();
   split_.reset();  // other weights (or freed ones): their halves go first
 
-  const ModelConfig& c = w.config;
-  const int64_t d = c.dim, qd = c.n_heads * c.head_dim, kvd = c.n_kv_heads * c.head_dim,
-                f = c.ffn_dim;
-  const int64_t per_layer = kSplitParts * ((qd + 2 * kvd) * d + d * qd + 2 * f * d + d * f);
-  const size_t bytes = static_cast<size_t>(per_layer * c.n_layers) * sizeof(uint16_t);
+  int64_t values = 0;
+  for (const Array* a : arrays) values += a->count();
+  const size_t bytes = static_cast<size_t>(kSplitParts * values) * sizeof(uint16_t);
   size_t free_bytes = 0, total_bytes = 0;
   HH_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
   if (bytes + total_bytes / 4 > free_bytes) return nullptr;
@@ -195,9 +193,11 @@ void CudaBackend::attention_by_products(const KVCache& cache, int64_t l, int64_t
   }
 }
 
-void CudaBackend::attention_by_split_products(const void* k_plane, const void* v_plane, int64_t cs,
-                                              int64_t T, int64_t n, int64_t p0) {
+void CudaBackend::attention_by_split_products(const KVCache& cache, int64_t l, int64_t T,
+                                              int64_t p0) {
   Workspace& ws = *ws_;
+  const int64_t n = p0 + T;  // keys
+  const int64_t cs = cache.context();
   const ModelConfig& c = ws.c;
   const int64_t h = c.n_heads, kvh = c.n_kv_heads, dh = c.head_dim, group = h / kvh, qd = h * dh;
   constexpr int64_t P = kSplitParts;
@@ -209,7 +209,7 @@ void CudaBackend::attention_by_split_products(const void* k_plane, const void* v
   // (their product reduces over positions); probabilities (h, T, 3n) as hi | lo | hi rows; the
   // output (h, T, dh) f32 in ws.att.
   SplitBf16 keys;
-  keys.src = static_cast<const float*>(k_plane);
+  keys.src = static_cast<const float*>(layer_plane(cache.k, l));
   keys.groups = kvh;
   keys.rows = n;
   keys.K = dh;
@@ -222,7 +222,7 @@ void CudaBackend::attention_by_split_products(const void* k_plane, const void* v
   keys.dst_group_stride = P * n * dh;
   split_bf16(keys, stream_);
   SplitBf16 values = keys;
-  values.src = static_cast<const float*>(v_plane);
+  values.src = static_cast<const float*>(layer_plane(cache.v, l));
   values.lo = ws.v2;
   values.hi = ws.v2 + n * dh;
   values.hi2 = ws.v2 + 2 * n * dh;
@@ -327,10 +327,7 @@ int64_t CudaBackend::prefill(const Weights& w, KVCache& cache, int64_t pos, int6
       // its halves straight into ws.xsplit.
       const void* att_in = ws.att;
       if (split_attention) {
-        timer_->run("attention_products", [&] {
-          attention_by_split_products(layer_plane(cache.k, l), layer_plane(cache.v, l),
-                                      cache.context(), Tc, p0 + Tc, p0);
-        });
+        timer_->run("attention_products", [&] { attention_by_split_products(cache, l, Tc, p0); });
       } else if (by_products) {
         void* product_out = f32 ? static_cast<void*>(ws.att) : ws.xin;
         timer_->run("attention_products",
