@@ -6,10 +6,13 @@
 #   bash bench/cuda/run_device.sh                          build with the cuda preset here
 #   CARRY=.cuda-carry bash bench/cuda/run_device.sh        use binaries from bench/cuda/pack.sh
 #   PEER_RESULTS=FILE   llama-bench results of the same call (peers' gpu_anchor.sh), appended
-#   STEPS="tests sanitizer bench kernels variants"   which parts to run (kernels: per-kernel
-#                       times of two host-driven decode steps per dtype under Nsight Compute;
-#                       variants: decode tokens/s under each setting of VARIANTS)
-#   KERNEL_DTYPES="2"   dtypes of the kernels step (0 f32, 1 f16, 2 bf16; default all)
+#   STEPS="tests sanitizer bench kernels variants timeline"   which parts to run (kernels:
+#                       per-kernel times of two host-driven decode steps per dtype under Nsight
+#                       Compute; variants: decode tokens/s under each setting of VARIANTS;
+#                       timeline: where the decode steps' time goes, from HH_CUDA_TRACE records
+#                       of the graph-driven steps, bench/cuda/timeline.py)
+#   KERNEL_DTYPES="2"   dtypes of the kernels and timeline steps (0 f32, 1 f16, 2 bf16; default
+#                       all)
 #   VARIANTS="NAME:VAR=VALUE,VAR=VALUE ..."   environment settings compared by `variants`
 #                       (e.g. "no-pdl:HH_CUDA_PDL=0"), each next to the defaults
 set -uo pipefail
@@ -62,6 +65,26 @@ case " $STEPS " in *" sanitizer "*)
   else
     echo "no compute-sanitizer on this machine"
   fi
+esac
+
+case " $STEPS " in *" timeline "*)
+  echo "== decode timeline (graph, steps at positions 64-67 of the first 3 generations)"
+  for i in ${KERNEL_DTYPES:-0 1 2}; do
+    for v in default: ${VARIANTS:-}; do
+      name=${v%%:*}
+      settings=${v#*:}
+      rm -f "$OUT/timeline_$i.csv"
+      # shellcheck disable=SC2046
+      env $(echo "$settings" | tr ',' ' ') HH_CUDA_TRACE="$OUT/timeline_$i.csv" \
+        HH_CUDA_TRACE_STEPS=64:68 HH_CUDA_TRACE_GENS=3 HH_CUDA_BENCH_MODELS=$MODELS timeout 120 \
+        "$BIN/hh_bench" --benchmark_filter="Cuda0p6BDecode/$i/" > "$OUT/timeline_$i.log" 2>&1 ||
+        status=1
+      echo "-- dtype $i, $name ($settings)"
+      python3 "$ROOT/bench/cuda/timeline.py" "$OUT/timeline_$i.csv" --skip-steps 0 ||
+        tail -5 "$OUT/timeline_$i.log"
+      rm -f "$OUT/timeline_$i.csv"
+    done
+  done
 esac
 
 case " $STEPS " in *" kernels "*)

@@ -16,6 +16,7 @@
 #include "engine/cuda/device_types.cuh"
 #include "engine/cuda/kernels.h"
 #include "engine/cuda/launch.cuh"
+#include "engine/cuda/trace.cuh"
 
 namespace hh::cuda {
 
@@ -57,6 +58,8 @@ __global__ void __launch_bounds__(kThreads, 1) attention_decode_kernel(DecodeAtt
   pdl_launch_dependents();
   extern __shared__ __align__(16) unsigned char dsmem[];
   __shared__ int last_s;
+  __shared__ TraceMarks marks;
+  trace_mark(a.trace, marks.start);
   constexpr int kN = kPack<E>;
   constexpr int kPairs = (kDh != 0 ? kDh : kMaxHeadDim) / 2 / 32;  // RoPE pairs per lane
   constexpr int kRowSets = kSlots / kPL;
@@ -110,7 +113,7 @@ __global__ void __launch_bounds__(kThreads, 1) attention_decode_kernel(DecodeAtt
   const int splits = ceil_div_int(n_keys, chunk);
   if (split >= splits) {
     pdl_wait();
-    return;
+    return;  // not recorded: idle
   }
   const int k_begin = split * chunk, k_end = std::min(n_keys, k_begin + chunk);
   const bool owner = pos < k_end;                  // this split holds the new key and value
@@ -150,6 +153,7 @@ __global__ void __launch_bounds__(kThreads, 1) attention_decode_kernel(DecodeAtt
     }
   }
   pdl_wait();  // the new token's q, k and v come from the QKV product
+  trace_mark(a.trace, marks.waited);
 
   if (owner) {
     for (int i = tid; i < dh; i += kThreads) {
@@ -295,9 +299,11 @@ __global__ void __launch_bounds__(kThreads, 1) attention_decode_kernel(DecodeAtt
       }
     }
   }
-  if (splits == 1) return;
-  merge_splits(a.partial + static_cast<size_t>(head) * a.splits * (dh + 2), 1, dh, splits,
-               a.counter + head, &last_s, o_s, [&](int, int d) { return a.out + head * dh + d; });
+  if (splits > 1) {
+    merge_splits(a.partial + static_cast<size_t>(head) * a.splits * (dh + 2), 1, dh, splits,
+                 a.counter + head, &last_s, o_s, [&](int, int d) { return a.out + head * dh + d; });
+  }
+  trace_record(a.trace, marks);
 }
 
 }  // namespace

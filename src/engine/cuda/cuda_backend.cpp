@@ -58,6 +58,7 @@ CudaBackend::CudaBackend(const EngineOptions& options) : options_(options) {
   // the CPU within 1e-4.
   HH_CUBLAS_CHECK(cublasSetMathMode(cublas_, CUBLAS_DEFAULT_MATH));
   copier_ = std::make_unique<Copier>(stream_, options_.profiler);
+  trace_ = DecodeTrace::from_environment();
   timer_ = std::make_unique<KernelTimer>(stream_, options_.profiler);
   if (const char* mode = std::getenv("HH_CUDA_DECODE")) {
     if (std::strcmp(mode, "host") == 0) {

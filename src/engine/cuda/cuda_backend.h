@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "engine/backend.h"
+#include "engine/cuda/decode_trace.h"
 #include "engine/cuda/device_memory.h"
 #include "engine/cuda/kernel_timer.h"
 #include "engine/cuda/kernels.h"
@@ -75,7 +76,9 @@ class CudaBackend final : public Backend {
   // The pick kernel(s) at the end of a step.
   void pick(bool sampling, bool advance, unsigned long long cond);
   // Last row of ws.x (prefill output) through the final norm and the output matrix.
-  void last_logits(const Weights& w, int64_t row);
+  void last_logits(const Weights& w, int64_t row, TraceTag trace = {});
+  // The decode timeline's tag of a launch (decode_trace.h); off when not tracing.
+  TraceTag trace_tag(uint32_t launch) const;
   // The q/k norm + RoPE arguments of layer l: T tokens of q (rows of q_stride floats), k and v
   // (rows of kv_stride) from position pos (*pos_dev when set), into the layer's cache planes.
   QkvRope rope_args(const LayerWeights& lw, const KVCache& cache, int64_t l, float* q,
@@ -123,6 +126,7 @@ class CudaBackend final : public Backend {
   std::unique_ptr<Workspace> ws_;
   std::unique_ptr<GraphCache> graphs_;
   std::unique_ptr<SplitWeights> split_;
+  std::unique_ptr<DecodeTrace> trace_;  // HH_CUDA_TRACE
 };
 
 }  // namespace hh::cuda

@@ -130,7 +130,11 @@ CudaBackend::Workspace& CudaBackend::workspace(const ModelConfig& c, int64_t cs,
   return *ws_;
 }
 
-void CudaBackend::last_logits(const Weights& w, int64_t row) {
+TraceTag CudaBackend::trace_tag(uint32_t launch) const {
+  return trace_ ? trace_->tag(launch, &ws_->state->pos) : TraceTag{};
+}
+
+void CudaBackend::last_logits(const Weights& w, int64_t row, TraceTag trace) {
   Workspace& ws = *ws_;
   const ModelConfig& c = w.config;
   timer_->run("matvec_output", [&] {
@@ -142,6 +146,7 @@ void CudaBackend::last_logits(const Weights& w, int64_t row) {
     a.x = ws.x + row * c.dim;
     a.norm_weight = w.output_norm.data<float>();
     a.eps = c.rms_eps;
+    a.trace = trace;
     matvec(dtype(), a, stream_);
   });
 }
@@ -157,6 +162,7 @@ void CudaBackend::decode_body(const Weights& w, KVCache& cache) {
               [&] { embed(E, w.token_embd.raw(), &ws.state->token, 1, d, ws.x, stream_); });
   for (int64_t l = 0; l < c.n_layers; ++l) {
     const LayerWeights& lw = w.layers[static_cast<size_t>(l)];
+    const auto launch = [&](int k) { return trace_tag(static_cast<uint32_t>(5 * l + k)); };
     timer_->run("matvec_qkv", [&] {
       MatvecArgs a;
       a.w[0] = lw.attn_q.raw();
@@ -173,13 +179,14 @@ void CudaBackend::decode_body(const Weights& w, KVCache& cache) {
       a.x = ws.x;
       a.norm_weight = lw.attn_norm.data<float>();
       a.eps = c.rms_eps;
+      a.trace = launch(1);
       matvec(E, a, stream_);
     });
     // The query and key norms, RoPE and the cache update run inside the attention kernel.
     timer_->run("attention", [&] {
       DecodeAttentionArgs a{
           rope_args(lw, cache, l, ws.qkv, ws.qkv + qd, ws.qkv + qd + kvd, 0, 0, 1, 0, pos), ws.att,
-          ws.decode_splits, ws.partial, ws.counters};
+          ws.decode_splits, ws.partial, ws.counters, launch(2)};
       attention_decode(E, a, stream_);
     });
     timer_->run("matvec_attn_output", [&] {
@@ -190,6 +197,7 @@ void CudaBackend::decode_body(const Weights& w, KVCache& cache) {
       a.K = qd;
       a.x = ws.att;
       a.mode = MatvecMode::Add;
+      a.trace = launch(3);
       matvec(E, a, stream_);
     });
     timer_->run("matvec_ffn_gate_up", [&] {
@@ -204,6 +212,7 @@ void CudaBackend::decode_body(const Weights& w, KVCache& cache) {
       a.norm_weight = lw.ffn_norm.data<float>();
       a.eps = c.rms_eps;
       a.mode = MatvecMode::SwiGlu;
+      a.trace = launch(4);
       matvec(E, a, stream_);
     });
     timer_->run("matvec_ffn_down", [&] {
@@ -214,10 +223,11 @@ void CudaBackend::decode_body(const Weights& w, KVCache& cache) {
       a.K = f;
       a.x = ws.act;
       a.mode = MatvecMode::Add;
+      a.trace = launch(5);
       matvec(E, a, stream_);
     });
   }
-  last_logits(w, 0);
+  last_logits(w, 0, trace_tag(static_cast<uint32_t>(5 * c.n_layers + 1)));
 }
 
 void CudaBackend::pick(bool sampling, bool advance, unsigned long long cond) {
@@ -376,6 +386,7 @@ std::vector<int64_t> CudaBackend::generate(const Weights& w, KVCache& cache, int
   decode_loop(w, cache, sampling != nullptr);
   copier_->to_host(&st, ws.state, sizeof(st));
   timer_->flush();
+  if (trace_) trace_->flush(stream_);
   if (st.error != 0) {
     fail("sampling step {}: the logits give no finite distribution (NaN or infinite logits)",
          st.error - 1);

@@ -117,6 +117,27 @@ void split_bf16_rows(const float* src, int64_t rows, int64_t K, void* dst, Split
 // fused into the product). Modes: Store y = W·x; Add y += W·x (the residual connection);
 // SwiGlu y = silu(W0·x) * (W1·x) (gate and up in one pass, W0 and W1 of the same rows).
 enum class MatvecMode { Store, Add, SwiGlu };
+// ---- decode timeline (decode_trace.h, trace.cuh) ----
+// One block of one launch of a decode step.
+struct TraceRecord {
+  uint32_t launch;  // the launch's place in the step (decode_trace.h)
+  uint32_t step;    // the step's cache position
+  uint32_t sm;      // the multiprocessor the block ran on
+  uint32_t block;   // its linear index in the grid
+  uint64_t start;   // %globaltimer (ns) at the block's entry,
+  uint64_t waited;  // when its wait for the kernel before was over,
+  uint64_t end;     // when it left
+};
+// Where a kernel records its blocks; records == nullptr: tracing is off.
+struct TraceTag {
+  TraceRecord* records = nullptr;
+  unsigned long long* count = nullptr;  // records written (or lost to a full buffer)
+  unsigned long long capacity = 0;
+  const int64_t* step = nullptr;  // the decode state's position
+  int64_t first_step = 0, end_step = 0;  // record steps at positions [first_step, end_step)
+  uint32_t launch = 0;
+};
+
 struct MatvecArgs {
   const void* w[3] = {nullptr, nullptr, nullptr};  // (rows[i], K) E
   int64_t rows[3] = {0, 0, 0};
@@ -127,6 +148,7 @@ struct MatvecArgs {
   const float* norm_weight = nullptr;  // (K) f32 or null
   float eps = 0.0f;
   MatvecMode mode = MatvecMode::Store;
+  TraceTag trace;
 };
 void matvec(ElemType type, const MatvecArgs& args, cudaStream_t stream);
 // Bytes of dynamic shared memory the matvec kernels need at width K; throws UsageError when the
@@ -165,6 +187,7 @@ struct DecodeAttentionArgs {
   int splits;
   float* partial;
   unsigned* counter;
+  TraceTag trace = {};
 };
 void attention_decode(ElemType type, const DecodeAttentionArgs& args, cudaStream_t stream);
 // The splits a decode launch takes (its grid): about one block per multiprocessor once the cache

@@ -10,6 +10,7 @@
 #include "engine/cuda/device_types.cuh"
 #include "engine/cuda/kernels.h"
 #include "engine/cuda/launch.cuh"
+#include "engine/cuda/trace.cuh"
 
 namespace hh::cuda {
 
@@ -180,6 +181,8 @@ template <typename E, MatvecMode kMode, int kWarpsPerRow>
 __global__ void __launch_bounds__(kThreads, sizeof(E) == 4 ? 3 : 4)
     matvec_kernel(MatvecArgs a, bool vec, bool vec_x, int64_t total_rows) {
   extern __shared__ float smem[];
+  __shared__ TraceMarks marks;
+  trace_mark(a.trace, marks.start);
   float* xs = smem;               // (K) the input, normalised when a norm is fused
   float* scratch = xs + a.K;      // (32)
   float* partial = scratch + 32;  // (2 * kWarps)
@@ -195,6 +198,7 @@ __global__ void __launch_bounds__(kThreads, sizeof(E) == 4 ? 3 : 4)
   RowFetch<E, kTwo> f;
   fetch_row<E, kTwo, kWarpsPerRow>(a, base + warp / kWarpsPerRow, total_rows, vec, part, lane, f);
   pdl_wait();  // x (and y, when added to) come from the kernels before
+  trace_mark(a.trace, marks.waited);
 
   float scale = 1.0f;
   const float ss = stage_x(a, vec_x, xs);
@@ -239,6 +243,7 @@ __global__ void __launch_bounds__(kThreads, sizeof(E) == 4 ? 3 : 4)
       }
     }
   }
+  trace_record(a.trace, marks);
 }
 
 template <typename E, MatvecMode kMode, int kWarpsPerRow>

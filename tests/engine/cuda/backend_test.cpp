@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -226,6 +227,51 @@ TEST_P(CudaBackendTest, HostDrivenDecodeEqualsTheGraph) {
   gc = cache(*gpu_, 64);
   hc = host.init_cache(2, 2, 64, 32);
   EXPECT_EQ(host.gen(*w, *hc, 0, Tokens{3}, -1, 17), gpu_->gen(*gpu_w_, *gc, 0, Tokens{3}, -1, 17));
+}
+
+TEST_P(CudaBackendTest, DecodeTimelineRecordsEveryLaunchOfTheChosenSteps) {
+  const std::string path = ::testing::TempDir() + "hh_decode_timeline.csv";
+  std::remove(path.c_str());
+  ASSERT_EQ(setenv("HH_CUDA_TRACE", path.c_str(), 1), 0);
+  ASSERT_EQ(setenv("HH_CUDA_TRACE_STEPS", "10:13", 1), 0);
+  EngineOptions options;
+  options.dtype = GetParam();
+  cuda::CudaBackend traced(options);
+  unsetenv("HH_CUDA_TRACE");
+  unsetenv("HH_CUDA_TRACE_STEPS");
+  auto w = traced.adopt(host_weights_);
+  auto tc = traced.init_cache(2, 2, 64, 32), gc = cache(*gpu_, 64);
+  EXPECT_EQ(traced.gen(*w, *tc, 0, prompt_, -1, 12), gpu_->gen(*gpu_w_, *gc, 0, prompt_, -1, 12));
+
+  std::ifstream in(path);
+  std::string line;
+  ASSERT_TRUE(std::getline(in, line));
+  EXPECT_EQ(line, "gen,launch,step,sm,block,start,waited,end");
+  const int64_t launches = 5 * host_weights_.config.n_layers + 1;
+  std::map<int64_t, std::set<int64_t>> seen;  // step -> launches
+  int64_t rows = 0;
+  while (std::getline(in, line)) {
+    long long gen, launch, step, sm, block;
+    unsigned long long start, waited, end;
+    ASSERT_EQ(std::sscanf(line.c_str(), "%lld,%lld,%lld,%lld,%lld,%llu,%llu,%llu", &gen, &launch,
+                          &step, &sm, &block, &start, &waited, &end),
+              8)
+        << line;
+    EXPECT_EQ(gen, 0);
+    EXPECT_LE(start, waited) << line;
+    EXPECT_LE(waited, end) << line;
+    seen[step].insert(launch);
+    ++rows;
+  }
+  std::remove(path.c_str());
+  ASSERT_EQ(seen.size(), 3u) << rows << " records";
+  for (const auto& [step, ids] : seen) {
+    EXPECT_GE(step, 10);
+    EXPECT_LT(step, 13);
+    EXPECT_EQ(static_cast<int64_t>(ids.size()), launches) << "step " << step;
+    EXPECT_EQ(*ids.begin(), 1);
+    EXPECT_EQ(*ids.rbegin(), launches);
+  }
 }
 
 TEST_P(CudaBackendTest, ParamsFieldsComeBackUnchanged) {
