@@ -58,10 +58,10 @@ esac
 case " $STEPS " in *" sanitizer "*)
   echo "== compute-sanitizer memcheck (short runs)"
   if command -v compute-sanitizer > /dev/null; then
-    compute-sanitizer --tool memcheck --leak-check no --error-exitcode 3 "$BIN/hh_tests" \
-      --gtest_filter='CudaKernels*:CudaPick*:CudaBackendTest.StoppingRulesOfGen/bf16:CudaBackendTest.SampleMatchesTheCpuSampler/f32:CudaBackendTest.HostDrivenDecodeEqualsTheGraph/f16' \
+    timeout 300 compute-sanitizer --tool memcheck --leak-check no --error-exitcode 3 "$BIN/hh_tests" \
+      --gtest_filter='*/CudaKernels.*:CudaPick.*:CudaSplitBf16.*:*/CudaBackendTest.StoppingRulesOfGen/bf16:*/CudaBackendTest.SampleMatchesTheCpuSampler/f32:*/CudaBackendTest.HostDrivenDecodeEqualsTheGraph/f16:*/CudaBackendTest.F32PrefillSplitAndPlainMatchTheCpu/f32:*/CudaBackendTest.DecodeTimeline*/bf16' \
       > "$OUT/memcheck.log" 2>&1 && echo "memcheck: clean" || { echo "memcheck: ERRORS"; status=1; }
-    grep -E 'ERROR SUMMARY|Invalid|out of bounds' "$OUT/memcheck.log" | head -20
+    grep -E 'ERROR SUMMARY|Invalid|out of bounds|^\[  (PASSED|FAILED) |tests ran' "$OUT/memcheck.log" | head -20
   else
     echo "no compute-sanitizer on this machine"
   fi

@@ -27,6 +27,9 @@ __device__ __forceinline__ void trace_mark(const TraceTag& tag, unsigned long lo
 
 __device__ __forceinline__ void trace_record(const TraceTag& tag, const TraceMarks& marks) {
   if (!trace_thread(tag)) return;
+  // The block's end is now: the bookkeeping below (a load and an atomic, round trips to L2)
+  // happens after it.
+  const unsigned long long end = global_ns();
   const int64_t step = *tag.step;
   if (step < tag.first_step || step >= tag.end_step) return;
   const unsigned long long i = atomicAdd(tag.count, 1ull);
@@ -39,7 +42,7 @@ __device__ __forceinline__ void trace_record(const TraceTag& tag, const TraceMar
                                blockIdx.x + blockIdx.y * gridDim.x,
                                marks.start,
                                marks.waited,
-                               global_ns()};
+                               end};
 }
 
 }  // namespace hh::cuda
