@@ -55,7 +55,7 @@ __host__ __device__ constexpr int out_scratch_floats(int dh, int splits) {
 // kDh: the head width, or 0 to take it from the arguments.
 template <typename E, int kPL, int kDh>
 __global__ void __launch_bounds__(kThreads, 1) attention_decode_kernel(DecodeAttentionArgs a) {
-  pdl_launch_dependents();
+  if (!a.trigger_after_wait) pdl_launch_dependents();
   extern __shared__ __align__(16) unsigned char dsmem[];
   __shared__ int last_s;
   __shared__ TraceMarks marks;
@@ -153,6 +153,7 @@ __global__ void __launch_bounds__(kThreads, 1) attention_decode_kernel(DecodeAtt
     }
   }
   pdl_wait();  // the new token's q, k and v come from the QKV product
+  if (a.trigger_after_wait) pdl_launch_dependents();
   trace_mark(a.trace, marks.waited);
 
   if (owner) {

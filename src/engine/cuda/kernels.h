@@ -148,6 +148,8 @@ struct MatvecArgs {
   const float* norm_weight = nullptr;  // (K) f32 or null
   float eps = 0.0f;
   MatvecMode mode = MatvecMode::Store;
+  // The next kernel may launch only once this one's wait is over (instead of at its start).
+  bool trigger_after_wait = false;
   TraceTag trace;
 };
 void matvec(ElemType type, const MatvecArgs& args, cudaStream_t stream);
@@ -188,6 +190,8 @@ struct DecodeAttentionArgs {
   float* partial;
   unsigned* counter;
   TraceTag trace = {};
+  // The next kernel may launch only once this one's wait is over (instead of at its start).
+  bool trigger_after_wait = false;
 };
 void attention_decode(ElemType type, const DecodeAttentionArgs& args, cudaStream_t stream);
 // The splits a decode launch takes (its grid): about one block per multiprocessor once the cache
