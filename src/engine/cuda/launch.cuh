@@ -8,7 +8,9 @@
 // pdl_wait() returns once the kernel before has finished and its writes are visible; every
 // block of a chained kernel calls it before it ends, so a chained kernel never finishes before
 // the one it follows. Decode's small kernels thus request their weights while the previous
-// kernel drains. Elsewhere (older GPUs, HH_CUDA_PDL=0) these are plain launches and the two
+// kernel drains. A kernel calls pdl_launch_dependents() at its start, or after its own wait
+// where the next kernel's requests would queue ahead of loads on the critical path
+// (cuda_forward.cpp's decode step says where and what it measured). Elsewhere (older GPUs, HH_CUDA_PDL=0) these are plain launches and the two
 // device calls do nothing.
 #include <cuda_runtime.h>
 

@@ -17,6 +17,7 @@
 #include "engine/cpu/cpu_backend.h"
 #include "engine/cuda/cuda_backend.h"
 #include "engine/cuda/cuda_test_util.h"
+#include "engine/cuda/decode_trace.h"
 #include "engine/tiny_qwen3.h"
 #include "model/loader.h"
 
@@ -329,6 +330,28 @@ TEST_F(CudaBackendErrors, BadInputFailsCleanly) {
             std::string::npos);
   // The backend still works.
   EXPECT_EQ(gpu_->gen(*w_, *kv, 0, ok, -1, 3).size(), 3u);
+}
+
+TEST_F(CudaBackendErrors, MalformedTimelineSettingsAreUsageErrorsNamingTheSetting) {
+  ASSERT_EQ(setenv("HH_CUDA_TRACE", (::testing::TempDir() + "hh_bad_timeline.csv").c_str(), 1), 0);
+  const std::vector<std::pair<const char*, const char*>> bad = {
+      {"HH_CUDA_TRACE_STEPS", "10"},    {"HH_CUDA_TRACE_STEPS", "5:5"},
+      {"HH_CUDA_TRACE_STEPS", "-1:4"},  {"HH_CUDA_TRACE_STEPS", "1:4x"},
+      {"HH_CUDA_TRACE_GENS", "0"},      {"HH_CUDA_TRACE_GENS", "-3"},
+      {"HH_CUDA_TRACE_RECORDS", "12k"}, {"HH_CUDA_TRACE_RECORDS", ""}};
+  for (const auto& [name, value] : bad) {
+    ASSERT_EQ(setenv(name, value, 1), 0);
+    const std::string what = usage_error([] { cuda::DecodeTrace::from_environment(); });
+    EXPECT_NE(what.find(name), std::string::npos) << name << "='" << value << "': " << what;
+    EXPECT_NE(what.find(std::string("'") + value + "'"), std::string::npos) << what;
+    unsetenv(name);
+  }
+  // Unset, or an empty path: no timeline.
+  unsetenv("HH_CUDA_TRACE");
+  EXPECT_EQ(cuda::DecodeTrace::from_environment(), nullptr);
+  ASSERT_EQ(setenv("HH_CUDA_TRACE", "", 1), 0);
+  EXPECT_EQ(cuda::DecodeTrace::from_environment(), nullptr);
+  unsetenv("HH_CUDA_TRACE");
 }
 
 TEST_F(CudaBackendErrors, CacheThatDoesNotFitIsAUsageErrorAndTheBackendStaysUsable) {
