@@ -72,9 +72,11 @@ class CudaBackend final : public Backend {
   // Returns the row of ws.x that holds the last token.
   int64_t prefill(const Weights& w, KVCache& cache, int64_t pos, int64_t T, float* logits);
   // One token: state.token at state.pos through every layer, logits of it in ws.logits.
-  void decode_body(const Weights& w, KVCache& cache);
+  // One decode step's forward pass; gather_input: its input row from the token in the state
+  // (false: the pick before it left the row in x already).
+  void decode_body(const Weights& w, KVCache& cache, bool gather_input);
   // The pick kernel(s) at the end of a step.
-  void pick(bool sampling, bool advance, unsigned long long cond);
+  void pick(const Weights& w, bool sampling, bool advance, unsigned long long cond);
   // Last row of ws.x (prefill output) through the final norm and the output matrix.
   void last_logits(const Weights& w, int64_t row, TraceTag trace = {});
   // The decode timeline's tag of a launch (decode_trace.h); off when not tracing.

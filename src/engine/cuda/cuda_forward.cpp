@@ -151,15 +151,17 @@ void CudaBackend::last_logits(const Weights& w, int64_t row, TraceTag trace) {
   });
 }
 
-void CudaBackend::decode_body(const Weights& w, KVCache& cache) {
+void CudaBackend::decode_body(const Weights& w, KVCache& cache, bool gather_input) {
   Workspace& ws = *ws_;
   const ModelConfig& c = w.config;
   const ElemType E = dtype();
   const int64_t d = c.dim, h = c.n_heads, kvh = c.n_kv_heads, dh = c.head_dim, qd = h * dh,
                 kvd = kvh * dh, f = c.ffn_dim;
   const int64_t* pos = &ws.state->pos;
-  timer_->run("embed",
-              [&] { embed(E, w.token_embd.raw(), &ws.state->token, 1, d, ws.x, stream_); });
+  if (gather_input) {
+    timer_->run("embed",
+                [&] { embed(E, w.token_embd.raw(), &ws.state->token, 1, d, ws.x, stream_); });
+  }
   for (int64_t l = 0; l < c.n_layers; ++l) {
     const LayerWeights& lw = w.layers[static_cast<size_t>(l)];
     const auto launch = [&](int k) { return trace_tag(static_cast<uint32_t>(5 * l + k)); };
@@ -179,6 +181,7 @@ void CudaBackend::decode_body(const Weights& w, KVCache& cache) {
       a.x = ws.x;
       a.norm_weight = lw.attn_norm.data<float>();
       a.eps = c.rms_eps;
+      a.ordinary_launch = l == 0 && !gather_input;  // the step's first kernel
       a.trace = launch(1);
       matvec(E, a, stream_);
     });
@@ -239,17 +242,19 @@ void CudaBackend::decode_body(const Weights& w, KVCache& cache) {
   last_logits(w, 0, trace_tag(static_cast<uint32_t>(5 * c.n_layers + 1)));
 }
 
-void CudaBackend::pick(bool sampling, bool advance, unsigned long long cond) {
+void CudaBackend::pick(const Weights& w, bool sampling, bool advance, unsigned long long cond) {
   Workspace& ws = *ws_;
   const int64_t v = ws.c.vocab_size;
+  // The next step's input row, gathered by the pick's last block: a kernel fewer a step.
+  const NextEmbedding next{w.token_embd.raw(), dtype(), ws.c.dim, ws.x};
   if (sampling) {
     timer_->run("sample", [&] {
-      pick_sample(ws.logits, v, ws.state, ws.out, advance, cond, ws.pick_scratch,
+      pick_sample(ws.logits, v, ws.state, ws.out, advance, cond, next, ws.pick_scratch,
                   ws.pick_scratch_bytes, stream_);
     });
   } else {
     timer_->run("argmax", [&] {
-      pick_argmax(ws.logits, v, ws.state, ws.out, advance, cond, ws.pick_scratch, stream_);
+      pick_argmax(ws.logits, v, ws.state, ws.out, advance, cond, next, ws.pick_scratch, stream_);
     });
   }
 }
@@ -308,8 +313,8 @@ void CudaBackend::decode_loop(const Weights& w, KVCache& cache, bool sampling) {
         HH_CUDA_CHECK(cudaStreamBeginCaptureToGraph(stream_, body, nullptr, nullptr, 0,
                                                     cudaStreamCaptureModeThreadLocal));
         try {
-          decode_body(w, cache);
-          pick(sampling, true, handle);
+          decode_body(w, cache, false);
+          pick(w, sampling, true, handle);
         } catch (...) {
           cudaGraph_t g = nullptr;
           cudaStreamEndCapture(stream_, &g);
@@ -338,8 +343,8 @@ void CudaBackend::decode_loop(const Weights& w, KVCache& cache, bool sampling) {
     DecodeState st;
     copier_->to_host(&st, ws.state, sizeof(st));
     if (st.done) return;
-    decode_body(w, cache);
-    pick(sampling, true, 0);
+    decode_body(w, cache, false);
+    pick(w, sampling, true, 0);
   }
 }
 
@@ -384,13 +389,13 @@ std::vector<int64_t> CudaBackend::generate(const Weights& w, KVCache& cache, int
     copier_->to_device(ws.state, &st, sizeof(st));
     const int64_t row = prefill(w, cache, xsat, T, nullptr);
     last_logits(w, row);
-    pick(sampling != nullptr, false, 0);
+    pick(w, sampling != nullptr, false, 0);
   } else {
     st.token = xs[0];
     st.pos = xsat;
     copier_->to_device(ws.state, &st, sizeof(st));
-    decode_body(w, cache);
-    pick(sampling != nullptr, true, 0);
+    decode_body(w, cache, true);
+    pick(w, sampling != nullptr, true, 0);
   }
   decode_loop(w, cache, sampling != nullptr);
   copier_->to_host(&st, ws.state, sizeof(st));
@@ -426,7 +431,7 @@ Array CudaBackend::logits(const Weights& w, KVCache& cache, int64_t xsat,
     st.pos = xsat;
     st.cs = cache.context();
     copier_->to_device(ws.state, &st, sizeof(st));
-    decode_body(w, cache);
+    decode_body(w, cache, true);
     copier_->to_host(out.data<float>(), ws.logits, static_cast<size_t>(v) * sizeof(float));
   } else {
     copier_->to_device(ws.tokens, xs.data(), static_cast<size_t>(T) * sizeof(int64_t));

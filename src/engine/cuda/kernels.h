@@ -150,6 +150,8 @@ struct MatvecArgs {
   MatvecMode mode = MatvecMode::Store;
   // The next kernel may launch only once this one's wait is over (instead of at its start).
   bool trigger_after_wait = false;
+  // An ordinary launch instead of a chained one (a decode step's first kernel: launch.cuh).
+  bool ordinary_launch = false;
   TraceTag trace;
 };
 void matvec(ElemType type, const MatvecArgs& args, cudaStream_t stream);
@@ -218,18 +220,29 @@ void causal_softmax(SplitBf16Rows out_form, const float* scores, int64_t h, int6
                     int64_t p0, void* probs, cudaStream_t stream);
 
 // ---- sampling.cu ----
+// The next decode step's input, gathered by the pick that chose its token (one kernel fewer a
+// step): row `token` of table (vocab, d) of `type` into x (d) f32. table null: none.
+struct NextEmbedding {
+  const void* table = nullptr;
+  ElemType type = ElemType::F32;
+  int64_t d = 0;
+  float* x = nullptr;
+};
 // Greedy pick of the decode loop: argmax of logits (v) (first index on ties, NaN never wins),
 // then the bookkeeping of DESIGN.md's gen: out[n_out++] = token; with `advance` the position
 // moves past the step's input first; done when token == eos, n_out == max_new or pos == cs.
 // When `cond` is non-zero (inside a graph with a while node) the loop condition is set to !done.
-// Scratch: argmax_scratch_bytes(v).
+// The picked token's embedding goes to `next` (also when done: x is scratch then). Scratch:
+// argmax_scratch_bytes(v).
 void pick_argmax(const float* logits, int64_t v, DecodeState* state, int64_t* out, bool advance,
-                 unsigned long long cond, void* scratch, cudaStream_t stream);
+                 unsigned long long cond, const NextEmbedding& next, void* scratch,
+                 cudaStream_t stream);
 size_t argmax_scratch_bytes(int64_t v);
 // Sampling pick (Sampler's rules: temperature, top_k, top_p, uniform_random(seed, step)) with
 // the same bookkeeping. Scratch: sample_scratch_bytes(v).
 void pick_sample(const float* logits, int64_t v, DecodeState* state, int64_t* out, bool advance,
-                 unsigned long long cond, void* scratch, size_t scratch_bytes, cudaStream_t stream);
+                 unsigned long long cond, const NextEmbedding& next, void* scratch,
+                 size_t scratch_bytes, cudaStream_t stream);
 size_t sample_scratch_bytes(int64_t v);
 // Sets the while node's condition to !state->done (the first node of the decode graph).
 void set_loop_condition(const DecodeState* state, unsigned long long cond, cudaStream_t stream);

@@ -4,7 +4,8 @@
 // as every block of that one has called pdl_launch_dependents() (or exited). Before pdl_wait() it
 // may read only what nothing still running writes: weights and, in a decode step, the step's
 // position and the cache rows of earlier positions (the step's first kernel, the embedding
-// gather, is an ordinary launch and so finishes before any chained kernel of the step starts).
+// gather or layer 0's QKV product, is an ordinary launch and so starts only once the pick
+// before it, which moves the position, has finished).
 // pdl_wait() returns once the kernel before has finished and its writes are visible; every
 // block of a chained kernel calls it before it ends, so a chained kernel never finishes before
 // the one it follows. Decode's small kernels thus request their weights while the previous
@@ -34,9 +35,10 @@ __device__ __forceinline__ void pdl_launch_dependents() {
 #endif
 }
 
+// chained = false: an ordinary launch (the kernel starts once the one before has finished).
 template <typename... Params, typename... Args>
-void launch_chained(void (*kernel)(Params...), dim3 grid, dim3 block, size_t smem,
-                    cudaStream_t stream, Args... args) {
+void launch_maybe_chained(bool chained, void (*kernel)(Params...), dim3 grid, dim3 block,
+                          size_t smem, cudaStream_t stream, Args... args) {
   cudaLaunchAttribute attribute{};
   attribute.id = cudaLaunchAttributeProgrammaticStreamSerialization;
   attribute.val.programmaticStreamSerializationAllowed = 1;
@@ -46,8 +48,14 @@ void launch_chained(void (*kernel)(Params...), dim3 grid, dim3 block, size_t sme
   config.dynamicSmemBytes = smem;
   config.stream = stream;
   config.attrs = &attribute;
-  config.numAttrs = chained_launch_enabled() ? 1 : 0;
+  config.numAttrs = chained && chained_launch_enabled() ? 1 : 0;
   HH_CUDA_CHECK(cudaLaunchKernelEx(&config, kernel, args...));
+}
+
+template <typename... Params, typename... Args>
+void launch_chained(void (*kernel)(Params...), dim3 grid, dim3 block, size_t smem,
+                    cudaStream_t stream, Args... args) {
+  launch_maybe_chained(true, kernel, grid, block, smem, stream, args...);
 }
 
 }  // namespace hh::cuda

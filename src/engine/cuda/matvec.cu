@@ -286,7 +286,8 @@ void launch(const MatvecArgs& a, bool vec, bool vec_x, int64_t total_rows, cudaS
   per_sm = std::max(per_sm, 1);
   const int64_t groups = ceil_div(total_rows, kRowsPerBlock);
   const auto blocks = static_cast<unsigned>(std::min<int64_t>(groups, int64_t{sms} * per_sm));
-  launch_chained(kernel, dim3(blocks), dim3(kThreads), smem, stream, a, vec, vec_x, total_rows);
+  launch_maybe_chained(!a.ordinary_launch, kernel, dim3(blocks), dim3(kThreads), smem, stream, a,
+                       vec, vec_x, total_rows);
 }
 
 template <typename E, MatvecMode kMode>

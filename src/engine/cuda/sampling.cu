@@ -74,11 +74,30 @@ __device__ void finish_pick(DecodeState* st, int64_t* out, int64_t token, bool a
   if (cond != 0) cudaGraphSetConditional(cond, done ? 0u : 1u);
 }
 
+// The whole block gathers the picked token's row (NextEmbedding); `token` is the same in every
+// thread.
+__device__ void embed_picked(const NextEmbedding& e, int64_t token) {
+  if (e.table == nullptr) return;
+  const int64_t row = token * e.d;
+  for (int64_t i = threadIdx.x; i < e.d; i += blockDim.x) {
+    float v;
+    if (e.type == ElemType::BF16) {
+      v = to_float(static_cast<const __nv_bfloat16*>(e.table)[row + i]);
+    } else if (e.type == ElemType::F16) {
+      v = to_float(static_cast<const __half*>(e.table)[row + i]);
+    } else {
+      v = static_cast<const float*>(e.table)[row + i];
+    }
+    e.x[i] = v;
+  }
+}
+
 // Grid (argmax_blocks(v)). The last block to finish merges, writes s->result, and with `st`
 // set finishes the pick.
 __global__ void __launch_bounds__(kArgmaxThreads)
     argmax_kernel(const float* __restrict__ logits, int64_t v, ArgmaxScratch* s, DecodeState* st,
-                  int64_t* out, bool advance, cudaGraphConditionalHandle cond) {
+                  int64_t* out, bool advance, cudaGraphConditionalHandle cond,
+                  NextEmbedding next) {
   __shared__ Best scratch[kArgmaxThreads / 32];
   __shared__ bool last;
   pdl_wait();  // the logits come from the kernel before
@@ -102,18 +121,20 @@ __global__ void __launch_bounds__(kArgmaxThreads)
     const Best c{__ldcg(&s->partial[i].value), __ldcg(&s->partial[i].index)};
     if (beats(c, b)) b = c;
   }
-  b = block_best(b, scratch);
+  b = block_best(b, scratch);  // the same in every thread
   if (threadIdx.x == 0) {
     s->counter = 0;
     s->result = b;
     if (st != nullptr) finish_pick(st, out, b.index, advance, cond);
   }
+  if (st != nullptr) embed_picked(next, b.index);
 }
 
 void launch_argmax(const float* logits, int64_t v, ArgmaxScratch* s, DecodeState* st, int64_t* out,
-                   bool advance, unsigned long long cond, cudaStream_t stream) {
+                   bool advance, unsigned long long cond, const NextEmbedding& next,
+                   cudaStream_t stream) {
   launch_chained(argmax_kernel, dim3(argmax_blocks(v)), dim3(kArgmaxThreads), 0, stream, logits, v,
-                 s, st, out, advance, static_cast<cudaGraphConditionalHandle>(cond));
+                 s, st, out, advance, static_cast<cudaGraphConditionalHandle>(cond), next);
 }
 
 // SplitMix64's finaliser and uniform_random (engine/sampler.cpp), bit for bit.
@@ -147,7 +168,7 @@ __global__ void weights_kernel(const float* __restrict__ logits, int64_t v, cons
 __global__ void __launch_bounds__(kSampleThreads)
     draw_kernel(int64_t v, const uint32_t* keys, const uint32_t* sorted_keys,
                 const int32_t* sorted_ids, const Best* top, DecodeState* st, int64_t* out,
-                bool advance, cudaGraphConditionalHandle cond) {
+                bool advance, cudaGraphConditionalHandle cond, NextEmbedding next) {
   __shared__ double run_sum[kSampleThreads];
   __shared__ double prefix[kSampleThreads + 1];
   __shared__ unsigned long long first;
@@ -155,6 +176,7 @@ __global__ void __launch_bounds__(kSampleThreads)
   const uint64_t step = static_cast<uint64_t>(st->n_out);
   if (st->temperature == 0.0f || st->top_k == 1) {
     if (tid == 0) finish_pick(st, out, top->index, advance, cond);
+    embed_picked(next, top->index);
     return;
   }
   const bool cut_k = st->top_k > 0 && st->top_k < v;
@@ -228,10 +250,9 @@ __global__ void __launch_bounds__(kSampleThreads)
     }
   }
   __syncthreads();
-  if (tid == 0) {
-    const int64_t pick = first != ~0ull ? static_cast<int64_t>(first) : keep - 1;
-    finish_pick(st, out, id(pick), advance, cond);
-  }
+  const int64_t pick = first != ~0ull ? static_cast<int64_t>(first) : keep - 1;
+  if (tid == 0) finish_pick(st, out, id(pick), advance, cond);
+  embed_picked(next, id(pick));
 }
 
 // Sampling scratch layout: ArgmaxScratch, keys (v), sorted keys (v), ids (v), sorted ids (v),
@@ -266,13 +287,15 @@ size_t argmax_scratch_bytes(int64_t) { return sizeof(ArgmaxScratch); }
 size_t sample_scratch_bytes(int64_t v) { return sample_layout(v).total; }
 
 void pick_argmax(const float* logits, int64_t v, DecodeState* state, int64_t* out, bool advance,
-                 unsigned long long cond, void* scratch, cudaStream_t stream) {
-  launch_argmax(logits, v, static_cast<ArgmaxScratch*>(scratch), state, out, advance, cond, stream);
+                 unsigned long long cond, const NextEmbedding& next, void* scratch,
+                 cudaStream_t stream) {
+  launch_argmax(logits, v, static_cast<ArgmaxScratch*>(scratch), state, out, advance, cond, next,
+                stream);
 }
 
 void pick_sample(const float* logits, int64_t v, DecodeState* state, int64_t* out, bool advance,
-                 unsigned long long cond, void* scratch, size_t scratch_bytes,
-                 cudaStream_t stream) {
+                 unsigned long long cond, const NextEmbedding& next, void* scratch,
+                 size_t scratch_bytes, cudaStream_t stream) {
   const SampleLayout l = sample_layout(v);
   if (scratch_bytes < l.total) throw_usage("sampling scratch is too small");
   auto* base = static_cast<std::byte*>(scratch);
@@ -282,7 +305,7 @@ void pick_sample(const float* logits, int64_t v, DecodeState* state, int64_t* ou
   auto* ids = reinterpret_cast<int32_t*>(base + l.ids);
   auto* sorted_ids = reinterpret_cast<int32_t*>(base + l.sorted_ids);
   // The maximum (and the greedy answer) first; the bookkeeping waits for the draw.
-  launch_argmax(logits, v, am, nullptr, nullptr, false, 0, stream);
+  launch_argmax(logits, v, am, nullptr, nullptr, false, 0, NextEmbedding{}, stream);
   const auto blocks = static_cast<unsigned>(std::min<int64_t>(ceil_div(v, 256), 1024));
   weights_kernel<<<blocks, 256, 0, stream>>>(logits, v, &am->result, state, keys, ids);
   HH_CUDA_CHECK_LAUNCH();
@@ -290,7 +313,7 @@ void pick_sample(const float* logits, int64_t v, DecodeState* state, int64_t* ou
   HH_CUDA_CHECK(cub::DeviceRadixSort::SortPairsDescending(
       base + l.temp, temp_bytes, keys, sorted_keys, ids, sorted_ids, v, 0, 32, stream));
   draw_kernel<<<1, kSampleThreads, 0, stream>>>(v, keys, sorted_keys, sorted_ids, &am->result,
-                                                state, out, advance, cond);
+                                                state, out, advance, cond, next);
   HH_CUDA_CHECK_LAUNCH();
 }
 

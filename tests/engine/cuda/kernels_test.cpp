@@ -613,14 +613,43 @@ class CudaPick : public ::testing::Test {
     DeviceBuffer<int64_t> out(8, -7);
     DeviceBuffer<uint8_t> scratch(cuda::sample_scratch_bytes(v), 0);
     if (sampling) {
-      cuda::pick_sample(dl.get(), v, ds.get(), out.get(), advance, 0, scratch.get(),
+      cuda::pick_sample(dl.get(), v, ds.get(), out.get(), advance, 0, next_, scratch.get(),
                         cuda::sample_scratch_bytes(v), nullptr);
     } else {
-      cuda::pick_argmax(dl.get(), v, ds.get(), out.get(), advance, 0, scratch.get(), nullptr);
+      cuda::pick_argmax(dl.get(), v, ds.get(), out.get(), advance, 0, next_, scratch.get(),
+                        nullptr);
     }
     return {ds.read()[0], out.read()[st.n_out]};
   }
+  cuda::NextEmbedding next_;  // none unless a test sets it
 };
+
+TEST_F(CudaPick, ThePickedTokensEmbeddingBecomesTheNextInput) {
+  const int64_t v = 300, d = 70;  // d not a multiple of the block
+  std::vector<float> table(static_cast<size_t>(v * d));
+  for (size_t i = 0; i < table.size(); ++i) table[i] = static_cast<float>(i % 997) * 0.25f - 9.0f;
+  DeviceBuffer<float> dtable(table);
+  DeviceBuffer<float> x(static_cast<size_t>(d), -1.0f);
+  next_ = {dtable.get(), ElemType::F32, d, x.get()};
+  std::vector<float> logits(static_cast<size_t>(v), 0.0f);
+  for (const auto& [sampling, winner] : {std::pair{false, int64_t{211}}, std::pair{true, int64_t{47}}}) {
+    std::fill(logits.begin(), logits.end(), 0.0f);
+    logits[static_cast<size_t>(winner)] = 1000.0f;  // certain under any sampling setting
+    cuda::DecodeState st;
+    st.max_new = 4;
+    st.eos = -1;
+    st.cs = 100;
+    st.temperature = 0.7f;
+    st.top_p = 0.9f;
+    const auto [after, token] = run(logits, st, sampling, true);
+    ASSERT_EQ(token, winner) << sampling;
+    const std::vector<float> got = x.read();
+    for (int64_t i = 0; i < d; ++i) {
+      ASSERT_EQ(got[static_cast<size_t>(i)], table[static_cast<size_t>(winner * d + i)])
+          << sampling << " " << i;
+    }
+  }
+}
 
 TEST_F(CudaPick, ArgmaxTakesTheFirstMaximumAndSkipsNan) {
   std::mt19937_64 rng(5);
