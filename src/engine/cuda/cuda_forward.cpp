@@ -188,8 +188,12 @@ void CudaBackend::decode_body(const Weights& w, KVCache& cache, bool gather_inpu
     // The query and key norms, RoPE and the cache update run inside the attention kernel.
     timer_->run("attention", [&] {
       DecodeAttentionArgs a{
-          rope_args(lw, cache, l, ws.qkv, ws.qkv + qd, ws.qkv + qd + kvd, 0, 0, 1, 0, pos), ws.att,
-          ws.decode_splits, ws.partial, ws.counters, launch(2)};
+          rope_args(lw, cache, l, ws.qkv, ws.qkv + qd, ws.qkv + qd + kvd, 0, 0, 1, 0, pos),
+          ws.att,
+          ws.decode_splits,
+          ws.partial,
+          ws.counters,
+          launch(2)};
       // The next two kernels launch only once the one before them is over: the attention
       // output product's blocks (few, so room is left beside them) once the QKV product is, the
       // FFN's gate/up blocks once attention is. Their weight requests would otherwise queue

@@ -6,9 +6,9 @@
 #include <fstream>
 #include <vector>
 
-#include "util/error.h"
 #include "engine/cuda/cuda_check.h"
 #include "engine/cuda/device_memory.h"
+#include "util/error.h"
 
 namespace hh::cuda {
 
@@ -91,8 +91,8 @@ void DecodeTrace::flush(cudaStream_t stream) {
   if (!out) fail_usage("HH_CUDA_TRACE: cannot write '{}'", settings_.path);
   if (fresh) out << "gen,launch,step,sm,block,start,waited,end\n";
   for (const TraceRecord& r : records) {
-    out << generation_ << ',' << r.launch << ',' << r.step << ',' << r.sm << ',' << r.block << ',' << r.start << ','
-        << r.waited << ',' << r.end << '\n';
+    out << generation_ << ',' << r.launch << ',' << r.step << ',' << r.sm << ',' << r.block << ','
+        << r.start << ',' << r.waited << ',' << r.end << '\n';
   }
   if (!out) fail_usage("HH_CUDA_TRACE: writing '{}' failed", settings_.path);
   ++generation_;

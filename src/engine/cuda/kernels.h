@@ -133,7 +133,7 @@ struct TraceTag {
   TraceRecord* records = nullptr;
   unsigned long long* count = nullptr;  // records written (or lost to a full buffer)
   unsigned long long capacity = 0;
-  const int64_t* step = nullptr;  // the decode state's position
+  const int64_t* step = nullptr;         // the decode state's position
   int64_t first_step = 0, end_step = 0;  // record steps at positions [first_step, end_step)
   uint32_t launch = 0;
 };

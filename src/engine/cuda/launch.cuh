@@ -11,8 +11,8 @@
 // the one it follows. Decode's small kernels thus request their weights while the previous
 // kernel drains. A kernel calls pdl_launch_dependents() at its start, or after its own wait
 // where the next kernel's requests would queue ahead of loads on the critical path
-// (cuda_forward.cpp's decode step says where and what it measured). Elsewhere (older GPUs, HH_CUDA_PDL=0) these are plain launches and the two
-// device calls do nothing.
+// (cuda_forward.cpp's decode step says where and what it measured). Elsewhere (older GPUs,
+// HH_CUDA_PDL=0) these are plain launches and the two device calls do nothing.
 #include <cuda_runtime.h>
 
 #include "engine/cuda/cuda_check.h"

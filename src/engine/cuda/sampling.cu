@@ -96,8 +96,7 @@ __device__ void embed_picked(const NextEmbedding& e, int64_t token) {
 // set finishes the pick.
 __global__ void __launch_bounds__(kArgmaxThreads)
     argmax_kernel(const float* __restrict__ logits, int64_t v, ArgmaxScratch* s, DecodeState* st,
-                  int64_t* out, bool advance, cudaGraphConditionalHandle cond,
-                  NextEmbedding next) {
+                  int64_t* out, bool advance, cudaGraphConditionalHandle cond, NextEmbedding next) {
   __shared__ Best scratch[kArgmaxThreads / 32];
   __shared__ bool last;
   pdl_wait();  // the logits come from the kernel before

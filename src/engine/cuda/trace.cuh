@@ -36,12 +36,9 @@ __device__ __forceinline__ void trace_record(const TraceTag& tag, const TraceMar
   if (i >= tag.capacity) return;
   unsigned sm;
   asm volatile("mov.u32 %0, %%smid;" : "=r"(sm));
-  tag.records[i] = TraceRecord{tag.launch,
-                               static_cast<uint32_t>(step),
-                               sm,
-                               blockIdx.x + blockIdx.y * gridDim.x,
-                               marks.start,
-                               marks.waited,
+  tag.records[i] = TraceRecord{tag.launch,  static_cast<uint32_t>(step),
+                               sm,          blockIdx.x + blockIdx.y * gridDim.x,
+                               marks.start, marks.waited,
                                end};
 }
 

@@ -632,7 +632,8 @@ TEST_F(CudaPick, ThePickedTokensEmbeddingBecomesTheNextInput) {
   DeviceBuffer<float> x(static_cast<size_t>(d), -1.0f);
   next_ = {dtable.get(), ElemType::F32, d, x.get()};
   std::vector<float> logits(static_cast<size_t>(v), 0.0f);
-  for (const auto& [sampling, winner] : {std::pair{false, int64_t{211}}, std::pair{true, int64_t{47}}}) {
+  for (const auto& [sampling, winner] :
+       {std::pair{false, int64_t{211}}, std::pair{true, int64_t{47}}}) {
     std::fill(logits.begin(), logits.end(), 0.0f);
     logits[static_cast<size_t>(winner)] = 1000.0f;  // certain under any sampling setting
     cuda::DecodeState st;
