@@ -2,8 +2,9 @@
 // bf16), memory-bound, so every weight byte is read once with 16-byte streaming loads, several
 // in flight per thread, the first ones issued before anything else the block does. One warp (or
 // 2 or 4 warps splitting the width, for matrices of few rows) computes one row; x is staged in
-// shared memory once per (persistent) block, RMS-normalised there when the product has its norm
-// fused in.
+// shared memory once per (persistent) block, times the norm weight (staged before the dependency
+// wait) when the product has its norm fused in. Residual adds are atomics (launch.cuh and
+// cuda_forward.cpp's decode step say how the kernels of a step overlap).
 #include <algorithm>
 
 #include "engine/cuda/cuda_check.h"
