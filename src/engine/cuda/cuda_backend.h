@@ -71,9 +71,8 @@ class CudaBackend final : public Backend {
   // every position are copied to it (T, v) on the host.
   // Returns the row of ws.x that holds the last token.
   int64_t prefill(const Weights& w, KVCache& cache, int64_t pos, int64_t T, float* logits);
-  // One token: state.token at state.pos through every layer, logits of it in ws.logits.
-  // One decode step's forward pass; gather_input: its input row from the token in the state
-  // (false: the pick before it left the row in x already).
+  // One token at state.pos through every layer, logits of it in ws.logits. gather_input: its
+  // input row from state.token first (false: the pick before it left that row in ws.x).
   void decode_body(const Weights& w, KVCache& cache, bool gather_input);
   // The pick kernel(s) at the end of a step.
   void pick(const Weights& w, bool sampling, bool advance, unsigned long long cond);

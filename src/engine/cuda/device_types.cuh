@@ -18,6 +18,14 @@ __device__ __forceinline__ float to_float(float x) { return x; }
 __device__ __forceinline__ float to_float(__half x) { return __half2float(x); }
 __device__ __forceinline__ float to_float(__nv_bfloat16 x) { return __bfloat162float(x); }
 
+// Row `token` of an embedding table (v, d) E, widened to f32 into out (d), the block's threads
+// striding over it.
+template <typename E>
+__device__ __forceinline__ void gather_row(const E* table, int64_t token, int64_t d, float* out) {
+  const E* row = table + token * d;
+  for (int64_t i = threadIdx.x; i < d; i += blockDim.x) out[i] = to_float(row[i]);
+}
+
 template <typename E>
 __device__ __forceinline__ E from_float(float x);
 template <>

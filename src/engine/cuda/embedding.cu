@@ -12,9 +12,7 @@ template <typename E>
 __global__ void embed_kernel(const E* __restrict__ table, const int64_t* __restrict__ tokens,
                              int64_t d, float* __restrict__ out) {
   const int64_t t = blockIdx.x;
-  const E* row = table + tokens[t] * d;
-  float* o = out + t * d;
-  for (int64_t i = threadIdx.x; i < d; i += blockDim.x) o[i] = to_float(row[i]);
+  gather_row(table, tokens[t], d, out + t * d);
 }
 
 }  // namespace

@@ -74,21 +74,19 @@ __device__ void finish_pick(DecodeState* st, int64_t* out, int64_t token, bool a
   if (cond != 0) cudaGraphSetConditional(cond, done ? 0u : 1u);
 }
 
-// The whole block gathers the picked token's row (NextEmbedding); `token` is the same in every
-// thread.
+// The whole block gathers the picked token's row (NextEmbedding), as the embedding kernel does;
+// `token` is the same in every thread.
 __device__ void embed_picked(const NextEmbedding& e, int64_t token) {
   if (e.table == nullptr) return;
-  const int64_t row = token * e.d;
-  for (int64_t i = threadIdx.x; i < e.d; i += blockDim.x) {
-    float v;
-    if (e.type == ElemType::BF16) {
-      v = to_float(static_cast<const __nv_bfloat16*>(e.table)[row + i]);
-    } else if (e.type == ElemType::F16) {
-      v = to_float(static_cast<const __half*>(e.table)[row + i]);
-    } else {
-      v = static_cast<const float*>(e.table)[row + i];
-    }
-    e.x[i] = v;
+  switch (e.type) {
+    case ElemType::BF16:
+      gather_row(static_cast<const __nv_bfloat16*>(e.table), token, e.d, e.x);
+      break;
+    case ElemType::F16:
+      gather_row(static_cast<const __half*>(e.table), token, e.d, e.x);
+      break;
+    default:
+      gather_row(static_cast<const float*>(e.table), token, e.d, e.x);
   }
 }
 
@@ -126,7 +124,7 @@ __global__ void __launch_bounds__(kArgmaxThreads)
     s->result = b;
     if (st != nullptr) finish_pick(st, out, b.index, advance, cond);
   }
-  if (st != nullptr) embed_picked(next, b.index);
+  embed_picked(next, b.index);  // null table (sampling's first argmax): nothing
 }
 
 void launch_argmax(const float* logits, int64_t v, ArgmaxScratch* s, DecodeState* st, int64_t* out,

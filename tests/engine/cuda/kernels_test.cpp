@@ -632,22 +632,27 @@ TEST_F(CudaPick, ThePickedTokensEmbeddingBecomesTheNextInput) {
   DeviceBuffer<float> x(static_cast<size_t>(d), -1.0f);
   next_ = {dtable.get(), ElemType::F32, d, x.get()};
   std::vector<float> logits(static_cast<size_t>(v), 0.0f);
-  for (const auto& [sampling, winner] :
-       {std::pair{false, int64_t{211}}, std::pair{true, int64_t{47}}}) {
+  // Greedy; sampled; sampling at temperature 0 (the draw kernel's greedy shortcut).
+  struct Case {
+    bool sampling;
+    float temperature;
+    int64_t winner;
+  };
+  for (const Case& c : {Case{false, 0.7f, 211}, Case{true, 0.7f, 47}, Case{true, 0.0f, 123}}) {
     std::fill(logits.begin(), logits.end(), 0.0f);
-    logits[static_cast<size_t>(winner)] = 1000.0f;  // certain under any sampling setting
+    logits[static_cast<size_t>(c.winner)] = 1000.0f;  // certain under any sampling setting
     cuda::DecodeState st;
     st.max_new = 4;
     st.eos = -1;
     st.cs = 100;
-    st.temperature = 0.7f;
+    st.temperature = c.temperature;
     st.top_p = 0.9f;
-    const auto [after, token] = run(logits, st, sampling, true);
-    ASSERT_EQ(token, winner) << sampling;
+    const auto [after, token] = run(logits, st, c.sampling, true);
+    ASSERT_EQ(token, c.winner) << c.sampling << " " << c.temperature;
     const std::vector<float> got = x.read();
     for (int64_t i = 0; i < d; ++i) {
-      ASSERT_EQ(got[static_cast<size_t>(i)], table[static_cast<size_t>(winner * d + i)])
-          << sampling << " " << i;
+      ASSERT_EQ(got[static_cast<size_t>(i)], table[static_cast<size_t>(c.winner * d + i)])
+          << c.sampling << " " << c.temperature << " " << i;
     }
   }
 }
